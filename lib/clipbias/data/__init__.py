@@ -1,0 +1,1 @@
+"""Stimuli, dataset adapters and manifests, fetchers, and the synthetic world."""

@@ -1,0 +1,1 @@
+"""Batched embedding engine and the content-addressed embedding store."""

@@ -1,0 +1,1 @@
+"""Interventions on models and data: training, balancing, debiasing, adaptation."""

@@ -1,0 +1,1 @@
+"""Bias and similarity kernels: pure array-in, array-out functions (CPU or CUDA)."""

@@ -1,0 +1,1 @@
+"""One module per study: composes the layers into named steps."""

@@ -1,0 +1,1 @@
+"""Model catalog (upstream factors) and model loading."""
