@@ -30,7 +30,7 @@ from clipbias.embed.result import EmbeddingBatch, EmbeddingResult, assemble
 from clipbias.progress import progress as progress_bar
 from clipbias.zoo.schema import LoadedModel
 
-__all__ = ["compute_precision", "embed_dim", "embed_images", "embed_texts", "iter_image_embeddings",
+__all__ = ["check_templates", "compute_precision", "embed_dim", "embed_images", "embed_texts", "iter_image_embeddings",
            "iter_text_embeddings", "resolve_device", "text_source", "tokenizer_description"]
 
 
@@ -235,7 +235,8 @@ def text_source(texts: Sequence[str] | Manifest) -> tuple[list[str], list[str]]:
     return texts, [str(i) for i in range(len(texts))]
 
 
-def _check_templates(templates: Sequence[str] | None) -> list[str] | None:
+def check_templates(templates: Sequence[str] | None) -> list[str] | None:
+    """Validate prompt templates (each a string with ``{}`` exactly once); return them as a list."""
     if templates is None:
         return None
     if isinstance(templates, str):
@@ -267,7 +268,7 @@ def iter_text_embeddings(model: LoadedModel, texts: Sequence[str], positions: np
     With ``templates`` each text is a class name: its prompts ``t.replace("{}", name)`` are
     embedded, L2-normalised, averaged, and the mean is re-normalised (its norm is the one kept).
     """
-    templates = _check_templates(templates)
+    templates = check_templates(templates)
     dev = resolve_device(model, device)
     positions = np.asarray(positions, dtype=np.int64)
     if len(positions) == 0:
