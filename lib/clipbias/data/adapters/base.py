@@ -20,18 +20,15 @@ class DatasetNotFoundError(FileNotFoundError):
                  detail: str = "", how: str | None = None) -> None:
         self.dataset = dataset
         self.missing = Path(missing)
-        if how is None:
-            how = get_source(dataset).how_to_get(folder)
+        self.detail = detail
+        self.how = how if how is not None else get_source(dataset).how_to_get(folder)
         extra = f" ({detail})" if detail else ""
-        super().__init__(f"dataset {dataset!r} not found at {self.missing}{extra}.\n"
-                         f"{how}")
+        super().__init__(f"dataset {dataset!r} not found at {self.missing}{extra}.\n{self.how}")
 
 
-def resolve_root(dataset: str, root: str | Path | None, data_root: str | Path | None) -> Path:
-    """The dataset folder: ``root`` if given, else the registry's folder under ``data_root``."""
-    if root is not None:
-        return Path(root)
-    return get_source(dataset).folder(data_root)
+def resolve_root(dataset: str, root: str | Path | None) -> Path:
+    """The dataset folder: ``root`` if given, else the registry's folder under the data root."""
+    return Path(root) if root is not None else get_source(dataset).folder()
 
 
 def require(dataset: str, path: Path, *, folder: Path, detail: str = "") -> Path:
