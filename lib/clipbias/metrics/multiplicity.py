@@ -48,4 +48,5 @@ def benjamini_hochberg(p: np.ndarray | list[float]) -> np.ndarray:
     scaled = np.minimum(1.0, m * flat[order] / np.arange(1, m + 1))
     adjusted = np.empty(m)
     adjusted[order] = np.minimum.accumulate(scaled[::-1])[::-1]
-    return adjusted.reshape(values.shape)
+    # m p / j >= p exactly, but (m p) / j can round one ulp below p
+    return np.maximum(adjusted, flat).reshape(values.shape)
