@@ -37,12 +37,12 @@ from clipbias.data.adapters.sources import get_source
 from clipbias.data.stimuli import load_resource, text_set, words
 from clipbias.data.stimulus import ORDERS, EATSpec, StimulusSet
 
-__all__ = ["TestDefinition", "battery", "battery_table", "image_set", "image_set_names",
-           "test_definitions"]
+__all__ = ["EATDefinition", "battery", "battery_table", "image_set", "image_set_names",
+           "definitions"]
 
 
 @dataclass(frozen=True)
-class TestDefinition:
+class EATDefinition:
     """One of the eight definitions: a category, its SEAT text test and the four stimulus roles
     per modality (names of stimulus sets)."""
 
@@ -67,9 +67,9 @@ class _Row:
     b: str
 
 
-def test_definitions() -> list[TestDefinition]:
+def definitions() -> list[EATDefinition]:
     """The eight test definitions, in the order of ``resources/battery.yaml``."""
-    return [TestDefinition(category=t["category"], image_test=t["image_test"],
+    return [EATDefinition(category=t["category"], image_test=t["image_test"],
                            text_test=t["text_test"], text_x=t["text"]["x"], text_y=t["text"]["y"],
                            image_x=t["image"]["x"], image_y=t["image"]["y"])
             for t in load_resource("battery.yaml")["tests"]]
@@ -87,7 +87,7 @@ def _check(values: Sequence[str] | None, known: Sequence[str], what: str) -> Non
 
 def _rows(orders: Sequence[str] | None, categories: Sequence[str] | None) -> list[_Row]:
     """The deduplicated runs, ordered by modality order then definition."""
-    defs = test_definitions()
+    defs = definitions()
     _check(orders, ORDERS, "orders")
     _check(categories, [d.category for d in defs], "categories")
     attrs = load_resource("battery.yaml")["attributes"]
