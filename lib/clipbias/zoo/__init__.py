@@ -1,1 +1,48 @@
-"""Model catalog (upstream factors) and model loading."""
+"""Model catalog (upstream factors) and model loading.
+
+>>> from clipbias.zoo import catalog, select, load
+>>> "ViT-B-32/openai" in select("all_unique")
+True
+"""
+
+from clipbias.zoo.catalog import catalog, dataset_sizes
+from clipbias.zoo.families import arch_family, dataset_family, pretraining_dataset
+from clipbias.zoo.load import (
+    PRECISIONS,
+    CheckpointError,
+    ModelUnavailableError,
+    WeightsUnavailableError,
+    load,
+)
+from clipbias.zoo.params import param_counts
+from clipbias.zoo.scaling_laws import scaling_law_checkpoints
+from clipbias.zoo.schema import CATALOG_COLUMNS, LoadedModel
+from clipbias.zoo.selections import (
+    SELECTIONS,
+    UnknownModelError,
+    paper_131_family_counts,
+    paper_131_report,
+    select,
+)
+
+__all__ = [
+    "CATALOG_COLUMNS",
+    "PRECISIONS",
+    "SELECTIONS",
+    "CheckpointError",
+    "LoadedModel",
+    "ModelUnavailableError",
+    "UnknownModelError",
+    "WeightsUnavailableError",
+    "arch_family",
+    "catalog",
+    "dataset_family",
+    "dataset_sizes",
+    "load",
+    "paper_131_family_counts",
+    "paper_131_report",
+    "param_counts",
+    "pretraining_dataset",
+    "scaling_law_checkpoints",
+    "select",
+]
