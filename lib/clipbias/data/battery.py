@@ -37,8 +37,14 @@ from clipbias.data.adapters.sources import get_source
 from clipbias.data.stimuli import load_resource, text_set, words
 from clipbias.data.stimulus import ORDERS, EATSpec, StimulusSet
 
-__all__ = ["EATDefinition", "battery", "battery_table", "image_set", "image_set_names",
-           "definitions"]
+__all__ = [
+    "EATDefinition",
+    "battery",
+    "battery_table",
+    "definitions",
+    "image_set",
+    "image_set_names",
+]
 
 
 @dataclass(frozen=True)

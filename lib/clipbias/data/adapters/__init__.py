@@ -31,6 +31,7 @@ arousal        mean arousal rating (OASIS)
 boxes          JSON list of ``[x0, y0, x1, y1]`` person boxes in pixels (COCO instances)
 occupations    JSON list of occupation terms found in the captions (COCO, on request)
 image_id       caption rows: id of the captioned image
+service_test   FairFace's own flag of its balanced service-test subset (bool)
 ============== ==========================================================================
 """
 
