@@ -1,4 +1,4 @@
-"""Classification-based bias and alignment: zero-shot accuracy, representation and association bias, ABLE.
+"""Classification bias and alignment: zero-shot accuracy, representation/association bias, ABLE.
 
 All functions read image-by-label similarity matrices of shape ``(n_images, n_labels)`` (numpy or
 torch, CPU or CUDA) whose columns are class or concept prompts. The formulas are written out in

@@ -42,7 +42,7 @@ _CHUNK_ELEMENTS = 1 << 24
 
 
 def _as_matrix(x: ArrayLike, name: str) -> torch.Tensor:
-    """A 2-D floating tensor without NaN; numpy input becomes a CPU tensor (no copy when possible)."""
+    """A 2-D floating tensor without NaN; numpy input becomes a CPU tensor (shared memory)."""
     t = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
     if t.ndim != 2:
         raise ValueError(f"{name} must be a 2-D array, got shape {tuple(t.shape)}")
@@ -307,7 +307,7 @@ def recall_kl_at_k(
 ) -> GroupRecallKL:
     """KL divergence of per-group recall@k from the uniform distribution (demographic disparity).
 
-    r_a = mean recall@k (see :func:`recall_at_k`) over the queries of group a; p_a = r_a / sum_b r_b;
+    r_a = mean recall@k (:func:`recall_at_k`) over the queries of group a; p_a = r_a / sum_b r_b;
     KL(p || U) = sum_a p_a ln(p_a / (1/L)) with 0 ln 0 = 0 and L groups; 0 means equal recall.
 
     Args:

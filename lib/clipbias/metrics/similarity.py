@@ -1,4 +1,4 @@
-"""Representation similarity between models: linear CKA (plain and debiased) and mutual k-NN alignment.
+"""Representation similarity of models: linear CKA (plain and debiased), mutual k-NN alignment.
 
 Inputs are representation matrices of the *same* n inputs, one per model, of shape ``(n, d_i)``
 (widths may differ; numpy or torch; the work runs on the device of the first torch input). The

@@ -1,4 +1,4 @@
-"""Correlations with confidence intervals (Fisher z or seeded percentile bootstrap), as tidy results.
+"""Correlations with confidence intervals (Fisher z or seeded percentile bootstrap), tidy results.
 
 Pearson, Spearman and Kendall (tau-b) coefficients with two-sided p-values (scipy) and an
 interval from either the Fisher z transform (with the standard error appropriate to each
