@@ -203,6 +203,15 @@ def test_symlink_entries_are_refused(server, tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_zip_top_folder_is_stripped_and_macos_folders_skipped(server, tmp_path, monkeypatch):
+    monkeypatch.setenv(MIRROR_ENV, server.base)
+    digest = _serve(server, "oasis", _zip({"OASIS/OASIS.csv": b"Theme\n", "OASIS/Images/a.jpg": PNG,
+                                           "__MACOSX/OASIS/._a.jpg": b"fork"}))
+    dest = fetch("oasis", data_root=tmp_path, sha256=digest)
+    assert sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.name != MARKER) == [
+        "Images", "Images/a.jpg", "OASIS.csv"]
+
+
 def test_zip_traversal_is_refused(server, tmp_path, monkeypatch):
     monkeypatch.setenv(MIRROR_ENV, server.base)
     digest = _serve(server, "oasis", _zip({"OASIS/../../evil.txt": b"x"}))

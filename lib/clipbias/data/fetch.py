@@ -131,7 +131,7 @@ def download(url: str, directory: Path, *, timeout: float = 60.0,
         if total is not None and received != total:
             raise IncompleteDownloadError(f"download of {url} stopped after {received} of {total} "
                                           "bytes; run the fetch again")
-    except (http.client.IncompleteRead, ConnectionError) as err:
+    except (http.client.IncompleteRead, ConnectionError, TimeoutError) as err:
         tmp.unlink(missing_ok=True)
         raise IncompleteDownloadError(f"download of {url} was cut off after {received} bytes "
                                       f"({err.__class__.__name__}); run the fetch again") from err
@@ -195,8 +195,9 @@ def unpack(path: Path, out: Path, *, archive: str, filename: str | None = None,
     """Unpack ``path`` into the existing folder ``out``; return the number of files written.
 
     ``archive="file"`` copies the file as ``out/filename``. Otherwise every entry is checked
-    first (:class:`UnsafeArchiveError` for absolute paths, ``..``, links, special files), then the
-    single top-level folder is dropped if ``strip_top``, and only ``subdir`` is kept if given.
+    first (:class:`UnsafeArchiveError` for absolute paths, ``..``, links, special files), then
+    ``__MACOSX/`` entries are skipped, the single top-level folder is dropped if ``strip_top``, and
+    only ``subdir`` is kept if given.
     """
     if archive == "file":
         if not filename:
@@ -204,7 +205,8 @@ def unpack(path: Path, out: Path, *, archive: str, filename: str | None = None,
         shutil.copyfile(path, out / filename)
         return 1
     with _entries(path, archive) as entries:
-        entries = [e for e in entries if e[0]]
+        # macOS archivers add a resource-fork folder; it is never data
+        entries = [e for e in entries if e[0] and e[0][0] != "__MACOSX"]
         if strip_top:
             tops = {parts[0] for parts, _, _ in entries}
             if len(tops) == 1 and any(len(parts) > 1 for parts, _, _ in entries):
