@@ -120,6 +120,11 @@ def make_manifest(table: pd.DataFrame, *, root: str | Path | None = None, name: 
     if len(dup):
         raise ValueError(f"manifest {name!r} has {len(dup)} duplicate item id(s), "
                          f"e.g. {list(dup.unique()[:5])}")
+    if "image_path" in table.columns:
+        empty = table["image_path"].isna() | (table["image_path"].astype(str) == "")
+        if empty.any():
+            raise ValueError(f"manifest {name!r} has {int(empty.sum())} row(s) with an empty "
+                             "image_path")
     manifest = Manifest(table, Path(root) if root is not None else None, name, dict(metadata or {}))
     if require_files:
         report = manifest.missing_files()
