@@ -1,1 +1,50 @@
-"""Altair chart builders and the book theme."""
+"""Altair chart builders, the book theme and offline chart rendering.
+
+Importing this package registers and enables the book's altair theme (``"clipbias"``) and the
+``"clipbias"`` renderer (:func:`clipbias.viz.offline.book_renderer`), once per process. A study
+notebook therefore starts with ``import clipbias.viz`` (or imports a builder from it).
+"""
+
+from __future__ import annotations
+
+import altair as alt
+
+from clipbias.viz.charts import interval_chart
+from clipbias.viz.offline import (
+    BUNDLE_NAME,
+    book_renderer,
+    bundle_path,
+    javascript_bundle,
+    offline_html,
+    save_static,
+    static_png,
+)
+from clipbias.viz.theme import THEME_NAME, enable_theme
+
+__all__ = [
+    "BUNDLE_NAME",
+    "THEME_NAME",
+    "book_renderer",
+    "bundle_path",
+    "enable_renderer",
+    "enable_theme",
+    "interval_chart",
+    "javascript_bundle",
+    "offline_html",
+    "save_static",
+    "static_png",
+]
+
+RENDERER_NAME = "clipbias"
+
+
+def enable_renderer() -> str:
+    """Register the ``"clipbias"`` altair renderer (once) and enable it; return its name."""
+    if RENDERER_NAME not in alt.renderers.names():
+        alt.renderers.register(RENDERER_NAME, book_renderer)
+    alt.renderers.enable(RENDERER_NAME)
+    return RENDERER_NAME
+
+
+enable_theme()
+enable_renderer()

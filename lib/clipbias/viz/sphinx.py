@@ -1,0 +1,65 @@
+"""Sphinx extension for the book's HTML pages: offline vega, and a clean browser console.
+
+Enable it in ``_config.yml`` with ``sphinx: extra_extensions: [clipbias.viz.sphinx]``.
+
+- At ``config-inited`` it writes the vega bundle (:func:`clipbias.viz.offline.bundle_path`) into
+  the clipbias cache (once per vl-convert and Vega-Lite version), adds that folder to
+  ``html_static_path`` and loads the bundle on every page. Nothing is written into the source tree
+  and nothing is fetched from the network.
+- At ``html-page-context`` it drops exact duplicates from the page's script list. sphinx-thebe
+  0.3 (loaded by Jupyter Book 1) registers its inline configuration script after the HTML builder
+  has started, and under Sphinx 7 that script ends up twice in every page; the second copy
+  re-declares a ``const`` and the browser reports a JavaScript error.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sphinx.application import Sphinx
+from sphinx.config import Config
+
+from clipbias.viz.offline import BUNDLE_NAME, bundle_path
+
+__all__ = ["setup", "unique_scripts"]
+
+
+def _add_bundle(app: Sphinx, config: Config) -> None:
+    """Put the bundle's folder on ``html_static_path`` and load the bundle in every page's head."""
+    folder = str(bundle_path().parent)
+    config.html_static_path = [*config.html_static_path, folder]
+    app.add_js_file(BUNDLE_NAME)
+
+
+def unique_scripts(scripts: list[Any]) -> list[Any]:
+    """Return ``scripts`` without repeats (same file name and same attributes, body included).
+
+    Entries are Sphinx's ``_JavaScript`` objects (``filename``, ``attributes``); an inline script
+    has no file name, spelled ``None`` or ``""`` depending on how it was added, so both count as
+    the same. The first occurrence of each script is kept, in order.
+    """
+    seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+    kept = []
+    for script in scripts:
+        attributes = getattr(script, "attributes", {}) or {}
+        name = getattr(script, "filename", script) or ""
+        key = (str(name), tuple(sorted((k, str(v)) for k, v in attributes.items())))
+        if key not in seen:
+            seen.add(key)
+            kept.append(script)
+    return kept
+
+
+def _dedupe_page_scripts(
+    app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any
+) -> None:
+    """``html-page-context`` handler: replace the page's script list by :func:`unique_scripts`."""
+    if context.get("script_files"):
+        context["script_files"] = unique_scripts(list(context["script_files"]))
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    """Register the extension with Sphinx."""
+    app.connect("config-inited", _add_bundle)
+    app.connect("html-page-context", _dedupe_page_scripts)
+    return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

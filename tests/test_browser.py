@@ -1,0 +1,75 @@
+"""A real browser opens the built book from local files, with every network name unresolvable."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from test_book import ROOT, BookBuild, ci_book  # noqa: F401  (the shared session build)
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+SCREENSHOT = ROOT / "book" / "_build" / "pipeline_check.png"
+CHART = ".clipbias-chart.vega-embed svg, .clipbias-chart.vega-embed canvas"
+
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    # no network: any request for a remote host fails (and would show up as a console error)
+    "--host-resolver-rules=MAP * ~NOTFOUND",
+    "--window-size=1280,1600",
+)
+
+
+@pytest.fixture
+def browser():
+    """Headless Chromium driven by chromedriver, with a fresh profile folder."""
+    if not (CHROMIUM.is_file() and CHROMEDRIVER.is_file()):
+        pytest.fail("headless Chromium is missing: apt-get install -y chromium chromium-driver")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="clipbias-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={profile}")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_pipeline_check_chart_is_drawn_offline(ci_book: BookBuild, browser) -> None:  # noqa: F811
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    assert ci_book.returncode == 0, ci_book.output[-5000:]
+    page = ci_book.html / "book" / "executed" / "pipeline_check.html"
+    browser.get(page.as_uri())
+    WebDriverWait(browser, 60).until(lambda d: d.find_elements(By.CSS_SELECTOR, CHART))
+    drawn = browser.find_elements(By.CSS_SELECTOR, CHART)
+    chart = browser.find_element(By.CSS_SELECTOR, ".clipbias-chart.vega-embed")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", chart)
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    assert browser.save_screenshot(str(SCREENSHOT))
+    severe = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+    assert severe == []
+    assert drawn[0].size["width"] > 100 and drawn[0].size["height"] > 50
+    marks = browser.find_elements(By.CSS_SELECTOR, ".clipbias-chart .mark-symbol path")
+    assert len(marks) == 2  # one point per group
