@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -11,12 +12,13 @@ import torch
 
 from clipbias.metrics.eat import (
     Embeddings,
+    check_dims,
     check_options,
     d_from_scores,
-    eat_scores,
     p_from_counts,
+    unit_rows,
 )
-from clipbias.metrics.eat_bootstrap import bootstrap_effect_size
+from clipbias.metrics.eat_bootstrap import bootstrap_interval, check_bootstrap_options
 from clipbias.metrics.multiplicity import benjamini_hochberg, holm
 from clipbias.metrics.permutations import Alternative, count_exceedances
 from clipbias.progress import progress
@@ -43,6 +45,30 @@ class EATRecord:
     y: Embeddings
     a: Embeddings
     b: Embeddings
+
+
+class _UnitCache:
+    """Validated unit rows of the most recently seen arrays, keyed by object identity.
+
+    Batteries reuse one attribute (and target) array across several records; a small bounded
+    cache validates and normalises each once while records of one model come together.
+    """
+
+    def __init__(self, size: int = 32) -> None:
+        self.size = size
+        self.entries: OrderedDict[int, tuple[Embeddings, torch.Tensor]] = OrderedDict()
+
+    def get(self, name: str, value: Embeddings) -> torch.Tensor:
+        """:func:`clipbias.metrics.eat.unit_rows` of ``value``, computed once while cached."""
+        hit = self.entries.get(id(value))
+        if hit is not None and hit[0] is value:
+            self.entries.move_to_end(id(value))
+            return hit[1]
+        rows = unit_rows(name, value)
+        self.entries[id(value)] = (value, rows)
+        if len(self.entries) > self.size:
+            self.entries.popitem(last=False)
+        return rows
 
 
 def _as_record(item: EATRecord | Mapping) -> EATRecord:
@@ -81,22 +107,36 @@ def run_eat_battery(records: Iterable[EATRecord | Mapping], *,
     if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, int | np.integer) \
             or n_bootstrap < 0:
         raise ValueError(f"n_bootstrap must be a non-negative integer, got {n_bootstrap!r}")
+    if n_bootstrap:
+        check_bootstrap_options(n_bootstrap=n_bootstrap, confidence_level=confidence_level,
+                                seed=seed)
     items = [_as_record(item) for item in records]
     if not items:
         raise ValueError("the battery is empty: give at least one record")
     keys = [(r.test, r.model) for r in items]
     if len(set(keys)) != len(keys):
-        dupes = sorted({k for k in keys if keys.count(k) > 1})
+        dupes = sorted(k for k, count in Counter(keys).items() if count > 1)
         raise ValueError(f"duplicate (test, model) records: {dupes[:5]}")
+    units = _UnitCache()
     scores, sizes, effects = [], [], []
-    for rec in items:
+    ci = np.full((len(items), 2), np.nan)
+    for i, rec in enumerate(progress(items, desc="EAT effect sizes", unit="test")):
         try:
-            s, n_x = eat_scores(rec.x, rec.y, rec.a, rec.b)
-            effects.append(d_from_scores(s, n_x, ddof=ddof))
+            x, y, a, b = (units.get(name, v) for name, v in
+                          (("X", rec.x), ("Y", rec.y), ("A", rec.a), ("B", rec.b)))
+            check_dims(X=x, Y=y, A=a, B=b)
+            targets = torch.cat([x, y])
+            cos_a, cos_b = targets @ a.T, targets @ b.T
+            s = cos_a.mean(1) - cos_b.mean(1)
+            effects.append(d_from_scores(s, x.shape[0], ddof=ddof))
+            if n_bootstrap:
+                ci[i] = bootstrap_interval(cos_a, cos_b, x.shape[0], n_bootstrap=n_bootstrap,
+                                           confidence_level=confidence_level, seed=seed,
+                                           ddof=ddof)
         except ValueError as err:
             raise ValueError(f"test {rec.test!r}, model {rec.model!r}: {err}") from err
         scores.append(s)
-        sizes.append((n_x, s.shape[0] - n_x))
+        sizes.append((x.shape[0], y.shape[0]))
     n_rec = len(items)
     p, se = np.empty(n_rec), np.empty(n_rec)
     exact, n_scored = np.empty(n_rec, dtype=bool), np.empty(n_rec, dtype=np.int64)
@@ -110,12 +150,6 @@ def run_eat_battery(records: Iterable[EATRecord | Mapping], *,
                                   desc=f"EAT {n_x}+{n_y} x {len(rows)}")
         p[rows], se[rows] = p_from_counts(tally.counts, tally.n_partitions, tally.exact)
         exact[rows], n_scored[rows] = tally.exact, tally.n_partitions
-    ci = np.full((n_rec, 2), np.nan)
-    if n_bootstrap:
-        for i, rec in enumerate(progress(items, desc="EAT bootstrap", unit="test")):
-            ci[i] = bootstrap_effect_size(rec.x, rec.y, rec.a, rec.b, n_bootstrap=n_bootstrap,
-                                          confidence_level=confidence_level, seed=seed,
-                                          ddof=ddof)
     table = pd.DataFrame({
         "test": [r.test for r in items], "model": [r.model for r in items],
         "n_x": [s[0] for s in sizes], "n_y": [s[1] for s in sizes], "d": effects, "p": p,

@@ -7,7 +7,7 @@ import torch
 
 from clipbias.metrics.eat import Embeddings, check_dims, unit_rows
 
-__all__ = ["bootstrap_effect_size"]
+__all__ = ["bootstrap_effect_size", "bootstrap_interval", "check_bootstrap_options"]
 
 #: Replicates drawn per generator call (fixed: the stream depends on it).
 _CHUNK = 1024
@@ -17,6 +17,17 @@ def _counts(draws: torch.Tensor, size: int) -> torch.Tensor:
     """Per-row multiplicities (R, size) of indices ``draws`` (R, size), as float64."""
     out = torch.zeros(draws.shape[0], size, dtype=torch.float64)
     return out.scatter_add_(1, draws, torch.ones_like(out))
+
+
+def check_bootstrap_options(*, n_bootstrap: int, confidence_level: float, seed: int) -> None:
+    """Raise a ValueError naming the first invalid bootstrap option."""
+    if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, int | np.integer) \
+            or n_bootstrap < 1:
+        raise ValueError(f"n_bootstrap must be a positive integer, got {n_bootstrap!r}")
+    if not 0.0 < confidence_level < 1.0:
+        raise ValueError(f"confidence_level must lie in (0, 1), got {confidence_level!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
 
 
 def bootstrap_effect_size(X: Embeddings, Y: Embeddings, A: Embeddings, B: Embeddings, *,
@@ -32,20 +43,27 @@ def bootstrap_effect_size(X: Embeddings, Y: Embeddings, A: Embeddings, B: Embedd
     X (n_x, dim), Y (n_y, dim), A (n_a, dim), B (n_b, dim). Seeded: reproducible bit for bit.
     Returns ``(low, high)``.
     """
-    if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, int | np.integer) \
-            or n_bootstrap < 1:
-        raise ValueError(f"n_bootstrap must be a positive integer, got {n_bootstrap!r}")
-    if not 0.0 < confidence_level < 1.0:
-        raise ValueError(f"confidence_level must lie in (0, 1), got {confidence_level!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    check_bootstrap_options(n_bootstrap=n_bootstrap, confidence_level=confidence_level,
+                            seed=seed)
     x, y, a, b = (unit_rows(name, v) for name, v in (("X", X), ("Y", Y), ("A", A), ("B", B)))
     check_dims(X=x, Y=y, A=a, B=b)
-    n_x, n_y, n_a, n_b = x.shape[0], y.shape[0], a.shape[0], b.shape[0]
+    targets = torch.cat([x, y])
+    return bootstrap_interval(targets @ a.T, targets @ b.T, x.shape[0], n_bootstrap=n_bootstrap,
+                              confidence_level=confidence_level, seed=seed, ddof=ddof)
+
+
+def bootstrap_interval(cos_a: torch.Tensor, cos_b: torch.Tensor, n_x: int, *,
+                       n_bootstrap: int, confidence_level: float, seed: int, ddof: int
+                       ) -> tuple[float, float]:
+    """Percentile interval of d from cosines of the targets ``X u Y`` (X first) with A and B.
+
+    ``cos_a`` (n_x + n_y, n_a), ``cos_b`` (n_x + n_y, n_b), float64; options as in
+    :func:`bootstrap_effect_size`, which validates them.
+    """
+    n_y = cos_a.shape[0] - n_x
+    n_a, n_b = cos_a.shape[1], cos_b.shape[1]
     if n_x + n_y - ddof <= 0:
         raise ValueError(f"ddof={ddof} needs more than {ddof} target stimuli")
-    targets = torch.cat([x, y])
-    cos_a, cos_b = targets @ a.T, targets @ b.T  # (n_x + n_y, n_a), (n_x + n_y, n_b)
     gen = torch.Generator().manual_seed(int(seed))
     replicates = []
     for start in range(0, n_bootstrap, _CHUNK):
