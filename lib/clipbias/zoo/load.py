@@ -53,8 +53,6 @@ __all__ = [
 #: Precisions :func:`load` accepts (open_clip's pure-precision modes).
 PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "bf16")
 
-_PREPROCESS_KEYS = ("mean", "std", "interpolation", "resize_mode")
-
 
 class ModelUnavailableError(RuntimeError):
     """A model cannot be built here (a tokenizer or text-tower config that needs the network)."""
@@ -147,7 +145,9 @@ def _build(model_id: str, arch: str, tag: str, path: Path, *, device: str,
         model, _, preprocess = open_clip.create_model_and_transforms(
             arch, pretrained=str(path), precision=precision, device=device,
             force_quick_gelu=bool(tag_cfg.get("quick_gelu", False)),
-            force_preprocess_cfg={k: tag_cfg[k] for k in _PREPROCESS_KEYS if k in tag_cfg},
+            image_mean=tag_cfg.get("mean"), image_std=tag_cfg.get("std"),
+            image_interpolation=tag_cfg.get("interpolation"),
+            image_resize_mode=tag_cfg.get("resize_mode"),
             pretrained_image=False, pretrained_text=False, weights_only=True)
     except Exception as exc:
         if "transformers" in str(exc) or "huggingface" in str(exc).lower():
