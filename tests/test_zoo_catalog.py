@@ -173,3 +173,14 @@ def test_synthetic_rows_are_appended_from_tiny(real_catalog, monkeypatch):
     monkeypatch.setattr(tiny, "synthetic_catalog", lambda: fake.drop(columns="alias_of"))
     with pytest.raises(ValueError, match="alias_of"):
         catalog(include_synthetic=True, params=False)
+
+
+def test_catalog_summary_counts_by_source(real_catalog):
+    from clipbias.zoo import catalog_summary
+
+    summary = catalog_summary(real_catalog)
+    assert summary["open_clip"] == len(open_clip.list_pretrained())
+    assert summary["scaling_laws"] == 29 and summary["synthetic"] == 0
+    assert summary["unique"] + summary["aliases"] == len(real_catalog)
+    assert summary["open_clip_unique"] < summary["open_clip"]
+    assert summary["params_missing"] == len(real_catalog)  # the fixture skips counting

@@ -84,3 +84,13 @@ def test_synthetic_selection_and_ids_delegate_to_tiny(monkeypatch):
     monkeypatch.setattr(tiny, "is_synthetic", lambda model_id: model_id.startswith("tiny-"))
     assert select("synthetic") == ["tiny-a/x_s0", "tiny-b/x_s0"]
     assert select(["tiny-z/run-0123", "RN50/openai"]) == ["tiny-z/run-0123", "RN50/openai"]
+
+
+def test_selection_table_counts_only_the_selected_archs():
+    from clipbias.zoo import selection_table
+
+    ids = ["ViT-B-32/scaling_laws_laion2b_s34b", "ViT-B-32/openai"]
+    table = selection_table(ids)
+    assert table["model_id"].tolist() == ids
+    assert table["params_total"].tolist() == [151_277_313, 151_277_313]
+    assert table["source"].tolist() == ["scaling_laws", "open_clip"]

@@ -5,7 +5,7 @@
 True
 """
 
-from clipbias.zoo.catalog import catalog, dataset_sizes
+from clipbias.zoo.catalog import catalog, catalog_summary, dataset_sizes
 from clipbias.zoo.families import arch_family, dataset_family, pretraining_dataset
 from clipbias.zoo.load import (
     PRECISIONS,
@@ -18,15 +18,18 @@ from clipbias.zoo.params import param_counts
 from clipbias.zoo.scaling_laws import scaling_law_checkpoints
 from clipbias.zoo.schema import CATALOG_COLUMNS, LoadedModel
 from clipbias.zoo.selections import (
+    PAPER_MODEL_COUNT,
     SELECTIONS,
     UnknownModelError,
     paper_131_family_counts,
     paper_131_report,
     select,
+    selection_table,
 )
 
 __all__ = [
     "CATALOG_COLUMNS",
+    "PAPER_MODEL_COUNT",
     "PRECISIONS",
     "SELECTIONS",
     "CheckpointError",
@@ -36,6 +39,7 @@ __all__ = [
     "WeightsUnavailableError",
     "arch_family",
     "catalog",
+    "catalog_summary",
     "dataset_family",
     "dataset_sizes",
     "load",
@@ -45,4 +49,5 @@ __all__ = [
     "pretraining_dataset",
     "scaling_law_checkpoints",
     "select",
+    "selection_table",
 ]

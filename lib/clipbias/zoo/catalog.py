@@ -28,8 +28,16 @@ from clipbias.zoo.params import param_counts
 from clipbias.zoo.scaling_laws import scaling_law_checkpoints
 from clipbias.zoo.schema import CATALOG_COLUMNS
 
-__all__ = ["catalog", "dataset_sizes", "tag_training_stats", "weight_source"]
+__all__ = [
+    "catalog",
+    "catalog_summary",
+    "dataset_sizes",
+    "tag_training_stats",
+    "weight_source",
+    "with_param_counts",
+]
 
+_PARAM_COLUMNS = ("params_total", "params_image", "params_text")
 _UNKNOWN_SIZE = "unknown: no public figure recorded in clipbias"
 
 
@@ -148,14 +156,24 @@ def _real_table(with_params: bool) -> pd.DataFrame:
     facts = {arch: _config_facts(arch) for arch in table["arch"].unique()}
     table["image_size"] = table["arch"].map(lambda a: facts[a][0])
     table["embed_dim"] = table["arch"].map(lambda a: facts[a][1])
-    if with_params:
-        counts = param_counts(table["arch"].unique())
-        for col in ("params_total", "params_image", "params_text"):
-            table[col] = table["arch"].map(counts[col])
-    else:
-        for col in ("params_total", "params_image", "params_text"):
-            table[col] = np.nan
-    return table[list(CATALOG_COLUMNS)]
+    for col in _PARAM_COLUMNS:
+        table[col] = np.nan
+    table = table[list(CATALOG_COLUMNS)]
+    return with_param_counts(table) if with_params else table
+
+
+def with_param_counts(table: pd.DataFrame) -> pd.DataFrame:
+    """Return a copy of catalog rows with the parameter columns of real rows counted.
+
+    Only the architectures present are counted (see :func:`clipbias.zoo.params.param_counts`);
+    synthetic rows keep the counts their catalog gives.
+    """
+    table = table.copy()
+    real = table["source"].ne("synthetic")
+    counts = param_counts(table.loc[real, "arch"].unique())
+    for col in _PARAM_COLUMNS:
+        table.loc[real, col] = table.loc[real, "arch"].map(counts[col])
+    return table
 
 
 def _assemble(with_params: bool, include_synthetic: bool) -> pd.DataFrame:
@@ -180,3 +198,25 @@ def catalog(*, include_synthetic: bool = True, params: bool = True) -> pd.DataFr
     ``clipbias.zoo.tiny``).
     """
     return _assemble(with_params=params, include_synthetic=include_synthetic)
+
+
+def catalog_summary(table: pd.DataFrame) -> dict[str, int]:
+    """Count the rows of a catalog table by source and uniqueness.
+
+    Keys: ``open_clip`` (pairs the installed open_clip lists), ``open_clip_unique`` (of those,
+    not an alias of another row), ``scaling_laws``, ``synthetic``, ``aliases`` (rows with
+    ``alias_of``), ``unique`` (all rows without ``alias_of``), ``archs`` (distinct configs) and
+    ``params_missing`` (rows whose parameters could not be counted).
+    """
+    unique = table["alias_of"].isna()
+    from_open_clip = table["source"].eq("open_clip")
+    return {
+        "open_clip": int(from_open_clip.sum()),
+        "open_clip_unique": int((from_open_clip & unique).sum()),
+        "scaling_laws": int(table["source"].eq("scaling_laws").sum()),
+        "synthetic": int(table["source"].eq("synthetic").sum()),
+        "aliases": int((~unique).sum()),
+        "unique": int(unique.sum()),
+        "archs": int(table["arch"].nunique()),
+        "params_missing": int(table["params_total"].isna().sum()),
+    }

@@ -27,7 +27,7 @@ from importlib import resources
 
 import pandas as pd
 
-from clipbias.zoo.catalog import catalog, weight_source
+from clipbias.zoo.catalog import catalog, weight_source, with_param_counts
 from clipbias.zoo.scaling_laws import scaling_law_checkpoints
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "paper_131_report",
     "resolve_model_id",
     "select",
+    "selection_table",
 ]
 
 #: Number of models in Ghate et al. (NAACL 2025).
@@ -200,3 +201,14 @@ def is_synthetic_id(model_id: str) -> bool:
             raise
         return False
     return is_synthetic(model_id)
+
+
+def selection_table(selection: str | Sequence[str]) -> pd.DataFrame:
+    """Return the catalog rows (with parameter counts) of a selection, in selection order.
+
+    Synthetic rows are listed only when the selection holds synthetic ids.
+    """
+    ids = select(selection)
+    synthetic = any(is_synthetic_id(model_id) for model_id in ids)
+    table = catalog(include_synthetic=synthetic, params=False).set_index("model_id")
+    return with_param_counts(table.loc[ids].reset_index())
