@@ -6,19 +6,22 @@ import os
 import time
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import clipbias.embed.store as store_module
 from clipbias.__main__ import main as clipbias_main
+from clipbias.data.manifest import make_manifest
 from clipbias.embed import (
     EmbeddingBatch,
     EmbeddingStore,
     StoreKey,
     cached_embed_texts,
     embed_texts,
+    image_key,
 )
 from clipbias.embed.cli import parse_size
-from test_embed_fixtures import tiny_loader
+from test_embed_fixtures import tiny_loader, write_images
 
 N, D = 10, 6
 
@@ -142,6 +145,24 @@ def test_bad_shard_is_detected_and_only_it_recomputed(tmp_path, damage):
     assert compute.asked == [4, 5, 6, 7]
     np.testing.assert_array_equal(repaired.embeddings, good.embeddings)
     assert store.verify()["ok"].all()
+
+
+def test_image_key_tracks_roots_and_file_changes(tmp_path):
+    model = tiny_loader("tiny/keys")
+    for root in ("one", "two"):
+        write_images(tmp_path / root, 3, seed=0 if root == "one" else 1)
+    table = pd.DataFrame({"item_id": ["a", "b", "c"], "split": "all",
+                          "image_path": [f"img{i:03d}.jpg" for i in range(3)]})
+    one = make_manifest(table, root=tmp_path / "one")
+    two = make_manifest(table, root=tmp_path / "two")
+    assert one.digest() == two.digest()  # equal tables...
+    assert image_key(model, one) != image_key(model, two)  # ...but different images
+    assert image_key(model, one) == image_key(model, make_manifest(table, root=tmp_path / "one"))
+    before = image_key(model, one)
+    write_images(tmp_path / "one", 3, seed=2)  # regenerated in place
+    stamp = time.time() + 10
+    os.utime(tmp_path / "one" / "img000.jpg", (stamp, stamp))
+    assert image_key(model, one) != before
 
 
 def test_item_count_mismatch_is_an_error(tmp_path):

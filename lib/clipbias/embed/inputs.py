@@ -30,9 +30,7 @@ ImageLike = str | Path | Image.Image
 class ImageSource:
     """Images to embed, in order: each item a path or an in-memory PIL image, with its id.
 
-    ``digest`` identifies the inputs for the store: the manifest digest for a manifest; for a
-    sequence, a hash of the paths (not file contents, as :meth:`Manifest.digest` does) and of the
-    pixels of PIL images.
+    ``digest`` identifies the inputs for the store (see :func:`image_source`).
     """
 
     items: tuple[Path | Image.Image, ...]
@@ -40,33 +38,48 @@ class ImageSource:
     digest: str
 
 
+def _file_stamp(path: Path) -> str:
+    try:
+        st = path.stat()
+    except OSError:
+        return f"{path}|missing"
+    return f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+
+
 def image_source(images: Sequence[ImageLike] | Manifest) -> ImageSource:
     """Normalise a manifest, a sequence of paths or a sequence of PIL images to an :class:`ImageSource`.
 
-    Paths keep their string form as item id; PIL images get ``"image-<position>"``.
-    Raises ``ValueError`` for a manifest without images and ``TypeError`` for other item types.
+    Item ids: a manifest's ``item_id``; a path's string form; ``"image-<position>"`` for a PIL
+    image. The digest hashes, in order, the manifest digest (if any) and, per item, the absolute
+    path with the file's size and modification time (so two manifests with equal tables under
+    different roots, or a regenerated image set, never share embeddings), or the pixels of a
+    PIL image. Raises ``ValueError`` for a manifest without images, ``TypeError`` for other types.
     """
-    if isinstance(images, Manifest):
-        paths = images.image_paths()
-        return ImageSource(tuple(paths), tuple(images.table["item_id"].astype(str)),
-                           images.digest())
-    if isinstance(images, (str, Path, Image.Image)):
-        raise TypeError("images must be a sequence of images or a Manifest, not a single item")
-    items: list[Path | Image.Image] = []
-    ids: list[str] = []
     h = hashlib.sha256()
-    for i, item in enumerate(images):
+    if isinstance(images, Manifest):
+        h.update(f"manifest:{images.digest()}\n".encode())
+        items: list[Path | Image.Image] = list(images.image_paths())
+        ids = list(images.table["item_id"].astype(str))
+    elif isinstance(images, (str, Path, Image.Image)):
+        raise TypeError("images must be a sequence of images or a Manifest, not a single item")
+    else:
+        items, ids = [], []
+        for i, item in enumerate(images):
+            if isinstance(item, Image.Image):
+                items.append(item)
+                ids.append(f"image-{i}")
+            elif isinstance(item, (str, Path)):
+                items.append(Path(item))
+                ids.append(str(item))
+            else:
+                raise TypeError(f"image {i} is a {type(item).__name__}; "
+                                "expected a path or a PIL image")
+    for item in items:
         if isinstance(item, Image.Image):
-            items.append(item)
-            ids.append(f"image-{i}")
             h.update(f"pil:{item.mode}:{item.size}:".encode())
             h.update(hashlib.sha256(item.tobytes()).digest())
-        elif isinstance(item, (str, Path)):
-            items.append(Path(item))
-            ids.append(str(item))
-            h.update(f"path:{item}\n".encode())
         else:
-            raise TypeError(f"image {i} is a {type(item).__name__}; expected a path or a PIL image")
+            h.update(f"file:{_file_stamp(item)}\n".encode())
     return ImageSource(tuple(items), tuple(ids), h.hexdigest())
 
 
