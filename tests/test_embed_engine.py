@@ -14,6 +14,8 @@ from clipbias.embed import (
     embed_texts,
     is_out_of_memory,
 )
+from clipbias.embed.engine import iter_image_embeddings
+from clipbias.embed.inputs import image_source
 from test_embed_fixtures import CountingCLIP, corrupt, image_manifest, tiny_loader, write_images
 
 
@@ -75,6 +77,16 @@ def test_all_images_bad_gives_nan_rows_of_full_width(model, tmp_path):
                           progress=False)
     assert result.embeddings.shape == (2, 32)
     assert not result.valid.any() and len(result.errors) == 2
+
+
+def test_streamed_batches_come_in_position_order(model, tmp_path):
+    paths = write_images(tmp_path, 6, seed=4)
+    paths[2] = paths[3] = tmp_path / "gone.jpg"  # the second batch fails entirely
+    batches = list(iter_image_embeddings(model, image_source(paths), np.arange(6),
+                                         batch_size=2, num_workers=0, progress=False))
+    assert [b.positions.tolist() for b in batches] == [[0, 1], [2, 3], [4, 5]]
+    assert batches[1].embeddings.shape == (2, 32) and not batches[1].valid.any()
+    assert batches[2].valid.all()
 
 
 def test_texts_in_order_and_template_average(model):

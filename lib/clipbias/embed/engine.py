@@ -86,19 +86,24 @@ def _normalise(raw: torch.Tensor, positions: np.ndarray) -> EmbeddingBatch:
 
 
 class _Pipeline:
-    """Keeps one batch in flight on CUDA: its device-to-host copy overlaps the next forward."""
+    """Keeps one batch in flight on CUDA: its device-to-host copy overlaps the next forward.
 
-    def __init__(self, device: torch.device) -> None:
+    Batches come out in the order they went in; a batch whose every item failed (``out`` None)
+    waits in the same queue so that order holds.
+    """
+
+    def __init__(self, device: torch.device, dim: int) -> None:
         self.device = device
-        self.pending: list[tuple[torch.Tensor, torch.cuda.Event | None, np.ndarray,
+        self.dim = dim
+        self.pending: list[tuple[torch.Tensor | None, torch.cuda.Event | None, np.ndarray,
                                  np.ndarray, dict[int, str]]] = []
 
-    def push(self, out: torch.Tensor, positions: np.ndarray, failed: np.ndarray,
+    def push(self, out: torch.Tensor | None, positions: np.ndarray, failed: np.ndarray,
              failed_reasons: dict[int, str]) -> Iterator[EmbeddingBatch]:
         """Queue ``out`` (rows at ``positions``) plus the ``failed`` positions; yield the previous
         batch once this one is queued."""
         event = None
-        if self.device.type == "cuda":
+        if out is not None and self.device.type == "cuda":
             out = out.float().to("cpu", non_blocking=True)
             event = torch.cuda.Event()
             event.record()
@@ -115,7 +120,11 @@ class _Pipeline:
         out, event, positions, failed, failed_reasons = self.pending.pop(0)
         if event is not None:
             event.synchronize()
-        good = _normalise(out, positions)
+        if out is None:
+            good = EmbeddingBatch(np.zeros(0, np.int64), np.zeros((0, self.dim), np.float32),
+                                  np.zeros(0, np.float32), np.zeros(0, bool))
+        else:
+            good = _normalise(out, positions)
         return _merge(good, failed, failed_reasons)
 
 
@@ -191,26 +200,22 @@ def iter_image_embeddings(model: LoadedModel, source: ImageSource, positions: np
         encode = torch.compile(encode)
     batcher = AdaptiveBatcher(size, device=dev)
     dtype = _param_dtype(net)
-    pipeline = _Pipeline(dev)
+    pipeline = _Pipeline(dev, embed_dim(model))
     bar = progress_bar(desc=f"images [{model.model_id}]", total=len(positions),
                        unit="img") if progress else None
-    dim = embed_dim(model)
     try:
         for batch in loader:
             failed = np.array([p for p, _ in batch.failures], dtype=np.int64)
             failed_reasons = {int(p): r for p, r in batch.failures}
-            if batch.pixels is None:
-                yield _merge(EmbeddingBatch(np.zeros(0, np.int64), np.zeros((0, dim), np.float32),
-                                            np.zeros(0, np.float32), np.zeros(0, bool)),
-                             failed, failed_reasons)
-            else:
+            out = None
+            if batch.pixels is not None:
                 with torch.inference_mode(), _autocast(dev):
                     x = batch.pixels.to(dev, dtype=dtype if dev.type != "cuda" else None,
                                         non_blocking=True)
                     if dev.type == "cuda":
                         x = x.contiguous(memory_format=torch.channels_last)
                     out = batcher.run(encode, x)
-                yield from pipeline.push(out, batch.positions.numpy(), failed, failed_reasons)
+            yield from pipeline.push(out, batch.positions.numpy(), failed, failed_reasons)
             if bar is not None:
                 bar.update(len(batch.positions) + len(batch.failures))
         yield from pipeline.flush()
@@ -278,7 +283,7 @@ def iter_text_embeddings(model: LoadedModel, texts: Sequence[str], positions: np
     size = batch_size or auto_batch_size("text", dev, n_items=len(positions) * k)
     per_step = max(1, size // k)  # classes per step
     batcher = AdaptiveBatcher(size, device=dev)
-    pipeline = _Pipeline(dev)
+    pipeline = _Pipeline(dev, embed_dim(model))
     bar = progress_bar(desc=f"texts [{model.model_id}]", total=len(positions),
                        unit="text") if progress else None
     try:
