@@ -92,9 +92,13 @@ def check_dims(**sets: torch.Tensor) -> None:
         raise ValueError(f"embedding dimensions differ between sets: {dims}")
 
 
-def _scores(w: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """s(w, A, B) for unit rows: ``(w @ a.T).mean(1) - (w @ b.T).mean(1)``, shape (n_w,)."""
-    return (w @ a.T).mean(1) - (w @ b.T).mean(1)
+def unit_scores(w: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """s(w, A, B) for unit rows, shape (n_w,).
+
+    The mean cosine with a set of unit vectors is the dot product with their mean, so
+    ``s = w @ (mean_a a - mean_b b)``: O(n_w dim) instead of O(n_w (n_a + n_b) dim).
+    """
+    return w @ (a.mean(0) - b.mean(0))
 
 
 def association_scores(W: Embeddings, A: Embeddings, B: Embeddings) -> np.ndarray:
@@ -105,7 +109,7 @@ def association_scores(W: Embeddings, A: Embeddings, B: Embeddings) -> np.ndarra
     """
     w, a, b = unit_rows("W", W), unit_rows("A", A), unit_rows("B", B)
     check_dims(W=w, A=a, B=b)
-    return _scores(w, a, b).numpy()
+    return unit_scores(w, a, b).numpy()
 
 
 def eat_scores(X: Embeddings, Y: Embeddings, A: Embeddings, B: Embeddings
@@ -113,7 +117,7 @@ def eat_scores(X: Embeddings, Y: Embeddings, A: Embeddings, B: Embeddings
     """Validated scores of ``X u Y`` (X first), float64 (n_x + n_y,), and ``n_x``."""
     x, y, a, b = (unit_rows(name, v) for name, v in (("X", X), ("Y", Y), ("A", A), ("B", B)))
     check_dims(X=x, Y=y, A=a, B=b)
-    return _scores(torch.cat([x, y]), a, b), x.shape[0]
+    return unit_scores(torch.cat([x, y]), a, b), x.shape[0]
 
 
 def sc_eat_scores(W: Embeddings, A: Embeddings, B: Embeddings) -> tuple[torch.Tensor, int]:
@@ -121,7 +125,7 @@ def sc_eat_scores(W: Embeddings, A: Embeddings, B: Embeddings) -> tuple[torch.Te
     w_value = W[None] if getattr(W, "ndim", 2) == 1 else W
     w, a, b = unit_rows("W", w_value), unit_rows("A", A), unit_rows("B", B)
     check_dims(W=w, A=a, B=b)
-    return (torch.cat([a, b]) @ w.T).mean(1), a.shape[0]
+    return torch.cat([a, b]) @ w.mean(0), a.shape[0]
 
 
 def d_from_scores(scores: torch.Tensor, n_x: int, *, ddof: int) -> float:

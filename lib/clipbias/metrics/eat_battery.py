@@ -17,6 +17,7 @@ from clipbias.metrics.eat import (
     d_from_scores,
     p_from_counts,
     unit_rows,
+    unit_scores,
 )
 from clipbias.metrics.eat_bootstrap import bootstrap_interval, check_bootstrap_options
 from clipbias.metrics.multiplicity import benjamini_hochberg, holm
@@ -126,11 +127,11 @@ def run_eat_battery(records: Iterable[EATRecord | Mapping], *,
                           (("X", rec.x), ("Y", rec.y), ("A", rec.a), ("B", rec.b)))
             check_dims(X=x, Y=y, A=a, B=b)
             targets = torch.cat([x, y])
-            cos_a, cos_b = targets @ a.T, targets @ b.T
-            s = cos_a.mean(1) - cos_b.mean(1)
+            s = unit_scores(targets, a, b)
             effects.append(d_from_scores(s, x.shape[0], ddof=ddof))
             if n_bootstrap:
-                ci[i] = bootstrap_interval(cos_a, cos_b, x.shape[0], n_bootstrap=n_bootstrap,
+                ci[i] = bootstrap_interval(targets @ a.T, targets @ b.T, x.shape[0],
+                                           n_bootstrap=n_bootstrap,
                                            confidence_level=confidence_level, seed=seed,
                                            ddof=ddof)
         except ValueError as err:
