@@ -146,7 +146,11 @@ def param_counts(archs: Iterable[str], *, refresh: bool = False) -> pd.DataFrame
     if missing:
         by_digest: dict[str, dict[str, Any]] = {}
         before = {arch: cached.get(arch) for arch in missing}
-        for arch in progress(missing, desc="counting parameters", unit="config"):
+        # a bar only when something is counted for the first time, not for retried failures
+        fresh = any(before[arch] is None or before[arch]["config_digest"] != digests[arch]
+                    for arch in missing)
+        loop = progress(missing, desc="counting parameters", unit="config") if fresh else missing
+        for arch in loop:
             digest = digests[arch]
             if digest not in by_digest:
                 by_digest[digest] = count_parameters(arch)
