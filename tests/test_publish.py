@@ -1,0 +1,336 @@
+"""Unit tests of the book pipeline (clipbias.publish) and of its placeholder study."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+from clipbias import publish
+from clipbias.publish import profiles as profiles_mod
+from clipbias.studies import pipeline_check
+
+ROOT = Path(__file__).resolve().parents[1]
+
+NOTEBOOK = """\
+---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+kernelspec:
+  name: python3
+  display_name: Python 3
+  language: python
+---
+
+# Tiny
+
+```{{code-cell}} ipython3
+:tags: [parameters]
+
+x = 1
+label: str = "a"
+```
+
+```{{code-cell}} ipython3
+from myst_nb import glue
+{body}
+glue("double", 2 * x, display=False)
+glue("label", label, display=False)
+```
+"""
+
+
+def _write_study(root: Path, name: str = "tiny", body: str = "", profile: str = "") -> Path:
+    """A book root with one study notebook and a ci profile for it."""
+    (root / "notebooks" / "profiles").mkdir(parents=True)
+    source = root / "notebooks" / f"{name}.md"
+    source.write_text(NOTEBOOK.format(body=body), encoding="utf-8")
+    (root / "notebooks" / "profiles" / "ci.yaml").write_text(profile or f"{name}:\n  x: 21\n")
+    (root / "_toc.yml").write_text(
+        f"format: jb-book\nroot: book/intro\nchapters:\n  - file: book/executed/{name}\n"
+    )
+    return source
+
+
+# --- table of contents -------------------------------------------------------------------
+
+
+def test_toc_notebooks_maps_executed_entries_to_sources(tmp_path: Path) -> None:
+    (tmp_path / "notebooks" / "sub").mkdir(parents=True)
+    (tmp_path / "notebooks" / "a.md").write_text("a")
+    (tmp_path / "notebooks" / "sub" / "b.md").write_text("b")
+    (tmp_path / "_toc.yml").write_text(
+        "format: jb-book\nroot: book/intro\nparts:\n  - chapters:\n"
+        "    - file: book/rerun\n    - file: book/executed/a\n"
+        "    - file: book/executed/sub/b.ipynb\n      sections:\n        - file: book/x\n"
+    )
+    found = publish.toc_notebooks(tmp_path)
+    assert [nb.name for nb in found] == ["a", "sub/b"]
+    assert [nb.stem for nb in found] == ["a", "b"]
+    assert found[1].source == tmp_path / "notebooks" / "sub" / "b.md"
+    assert found[1].executed == tmp_path / "book" / "executed" / "sub" / "b.ipynb"
+
+
+def test_toc_notebooks_names_a_missing_source(tmp_path: Path) -> None:
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: book/executed/ghost\n")
+    with pytest.raises(ValueError, match=r"ghost.*notebooks/ghost\.md"):
+        publish.toc_notebooks(tmp_path)
+    with pytest.raises(ValueError, match="no table of contents"):
+        publish.toc_notebooks(tmp_path / "elsewhere")
+
+
+def test_toc_notebooks_refuses_two_notebooks_with_one_stem(tmp_path: Path) -> None:
+    (tmp_path / "notebooks" / "s").mkdir(parents=True)
+    (tmp_path / "notebooks" / "a.md").write_text("a")
+    (tmp_path / "notebooks" / "s" / "a.md").write_text("a")
+    (tmp_path / "_toc.yml").write_text(
+        "format: jb-book\nroot: book/executed/a\nchapters:\n  - file: book/executed/s/a\n"
+    )
+    with pytest.raises(ValueError, match="same stem"):
+        publish.toc_notebooks(tmp_path)
+
+
+# --- profiles ----------------------------------------------------------------------------
+
+
+def test_load_profile_reads_and_validates(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text("a:\n  n: 3\nb: {}\nc:\n")
+    assert publish.load_profile(path) == {"a": {"n": 3}, "b": {}, "c": {}}
+    path.write_text("- a\n- b\n")
+    with pytest.raises(ValueError, match="mapping of notebook stem"):
+        publish.load_profile(path)
+    path.write_text("a: 3\n")
+    with pytest.raises(ValueError, match="entry 'a'"):
+        publish.load_profile(path)
+    with pytest.raises(ValueError, match="does not exist"):
+        publish.load_profile(tmp_path / "missing.yaml")
+
+
+def test_profile_path_resolves_names_and_files(tmp_path: Path) -> None:
+    assert profiles_mod.profile_path("ci", profiles_dir=tmp_path) == tmp_path / "ci.yaml"
+    assert profiles_mod.profile_path("x/my.yaml", profiles_dir=tmp_path) == Path("x/my.yaml")
+    with pytest.raises(ValueError, match="profile is a name"):
+        profiles_mod.profile_path("a/b", profiles_dir=tmp_path)
+
+
+def test_parameter_names_reads_the_parameters_cell() -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("a = 1\nb: int = 2\nc, d = 3, 4\n")]
+    with pytest.raises(ValueError, match="found 0"):
+        publish.parameter_names(nb)
+    nb.cells[0].metadata["tags"] = ["parameters"]
+    assert publish.parameter_names(nb) == ["a", "b"]
+    nb.cells.append(nbformat.v4.new_code_cell("e = 1", metadata={"tags": ["parameters"]}))
+    with pytest.raises(ValueError, match="found 2"):
+        publish.parameter_names(nb)
+
+
+@pytest.mark.parametrize("profile", publish.PROFILES)
+def test_every_toc_notebook_has_valid_parameters_in_every_profile(profile: str) -> None:
+    import jupytext
+
+    sections = publish.load_profile(ROOT / "notebooks" / "profiles" / f"{profile}.yaml")
+    for notebook in publish.toc_notebooks(ROOT):
+        assert notebook.stem in sections, f"{profile}.yaml lacks a section for {notebook.stem}"
+        names = publish.parameter_names(jupytext.read(notebook.source))
+        assert set(sections[notebook.stem]) <= set(names), notebook.stem
+
+
+# --- glue --------------------------------------------------------------------------------
+
+
+def _glue_output(name: str, data: dict) -> nbformat.NotebookNode:
+    prefix = "application/papermill.record/"
+    return nbformat.v4.new_output(
+        "display_data",
+        data={prefix + k: v for k, v in data.items()},
+        metadata={"scrapbook": {"name": name, "mime_prefix": prefix}},
+    )
+
+
+def test_read_glued_parses_literals_and_keeps_other_text(tmp_path: Path) -> None:
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("")
+    cell.outputs = [
+        _glue_output("p", {"text/plain": "0.25"}),
+        _glue_output("n", {"text/plain": "12"}),
+        _glue_output("s", {"text/plain": "'label'"}),
+        _glue_output("np", {"text/plain": "np.float64(0.5)"}),
+        _glue_output("fig", {"image/png": "AAAA"}),
+        nbformat.v4.new_output("stream", text="not glued"),
+    ]
+    nb.cells = [nbformat.v4.new_markdown_cell("text"), cell]
+    path = tmp_path / "g.ipynb"
+    nbformat.write(nb, path)
+    assert publish.read_glued(path) == {
+        "p": 0.25,
+        "n": 12,
+        "s": "label",
+        "np": "np.float64(0.5)",
+        "fig": {"image/png": "AAAA"},
+    }
+    cell.outputs.append(_glue_output("p", {"text/plain": "1"}))
+    nbformat.write(nb, path)
+    with pytest.raises(ValueError, match="more than once"):
+        publish.read_glued(path)
+
+
+# --- charts in executed notebooks ----------------------------------------------------------
+
+
+def test_embed_charts_makes_chart_outputs_offline() -> None:
+    import altair as alt
+
+    import clipbias.viz
+
+    chart = alt.Chart(alt.Data(values=[{"a": 1, "b": 2}])).mark_bar().encode(x="a:Q", y="b:Q")
+    bundle, _ = clipbias.viz.book_renderer(chart.to_dict())
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("chart")
+    cell.outputs = [
+        nbformat.v4.new_output("execute_result", data=bundle, execution_count=1),
+        nbformat.v4.new_output("stream", text="hello"),
+    ]
+    nb.cells = [cell]
+    assert publish.embed_charts(nb, prefix="c") == 1
+    data = cell.outputs[0]["data"]
+    assert not [key for key in data if "vegalite" in key]
+    assert 'id="c-1"' in data["text/html"] and "cdn" not in data["text/html"]
+    assert data["image/png"].startswith("iVBORw0KGgo")  # base64 of the PNG signature
+    nbformat.validate(nb)
+
+
+def test_embed_charts_refuses_cdn_charts_without_a_spec() -> None:
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("chart")
+    cell.outputs = [
+        nbformat.v4.new_output(
+            "display_data", data={"text/html": "<script>vegaEmbed(el, spec)</script>"}
+        )
+    ]
+    nb.cells = [cell]
+    with pytest.raises(ValueError, match=r"import clipbias\.viz"):
+        publish.embed_charts(nb, prefix="c")
+
+
+# --- executing notebooks and the command line ----------------------------------------------
+
+
+@pytest.mark.slow
+def test_execute_notebook_applies_profile_and_overrides(tmp_path: Path) -> None:
+    source = _write_study(tmp_path)
+    out = publish.execute_notebook(
+        source, "ci", output_dir=tmp_path / "out", parameters={"label": "b"}
+    )
+    assert out == tmp_path / "out" / "tiny.ipynb"
+    assert publish.read_glued(out) == {"double": 42, "label": "b"}
+
+
+def test_execute_notebook_checks_parameters_before_running(tmp_path: Path) -> None:
+    source = _write_study(tmp_path, profile="tiny:\n  y: 1\n")
+    with pytest.raises(ValueError, match=r"unknown parameter\(s\) \['y'\].*\['x', 'label'\]"):
+        publish.execute_notebook(source, "ci", output_dir=tmp_path / "out")
+    other = tmp_path / "notebooks" / "profiles" / "other.yaml"
+    other.write_text("someone_else: {}\n")
+    with pytest.raises(ValueError, match="no section for notebook 'tiny'"):
+        publish.execute_notebook(source, other, output_dir=tmp_path / "out")
+    with pytest.raises(ValueError, match="MyST markdown"):
+        publish.execute_notebook(tmp_path / "nope.md", "ci", output_dir=tmp_path)
+
+
+@pytest.mark.slow
+def test_a_failing_cell_names_notebook_cell_and_error(tmp_path: Path) -> None:
+    source = _write_study(tmp_path, body="raise KeyError('boom')")
+    with pytest.raises(publish.NotebookExecutionError, match=r"tiny\.md: cell \d+ .*KeyError"):
+        publish.execute_notebook(source, "ci", output_dir=tmp_path / "out")
+    assert not (tmp_path / "out" / "tiny.ipynb").exists()
+
+
+@pytest.mark.slow
+def test_main_executes_and_reports_failures(tmp_path: Path, capsys) -> None:
+    _write_study(tmp_path, name="good")
+    root = ["--root", str(tmp_path), "--profile", "ci", "--skip-build"]
+    assert publish.main(root) == 0
+    assert (tmp_path / "book" / "executed" / "good.ipynb").is_file()
+    printed = capsys.readouterr().out
+    assert "[1/1]" in printed and "done in" in printed
+
+    bad = tmp_path / "bad"
+    _write_study(bad, name="good", body="1 / 0")
+    assert publish.main(["--root", str(bad), "--profile", "ci", "--skip-build"]) == 1
+    assert "ZeroDivisionError" in capsys.readouterr().out
+
+
+def test_main_rejects_unknown_notebooks_and_profiles(tmp_path: Path, capsys) -> None:
+    _write_study(tmp_path, name="good")
+    with pytest.raises(SystemExit) as exc:
+        publish.main(["--root", str(tmp_path), "--only", "nope"])
+    assert exc.value.code == 2
+    assert "not in _toc.yml" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        publish.main(["--root", str(tmp_path), "--profile", "huge"])
+
+
+@pytest.mark.slow
+def test_main_refuses_to_build_with_unexecuted_notebooks(tmp_path: Path, capsys) -> None:
+    _write_study(tmp_path, name="good")
+    (tmp_path / "notebooks" / "other.md").write_text("x")
+    toc = tmp_path / "_toc.yml"
+    toc.write_text(toc.read_text() + "  - file: book/executed/other\n")
+    assert publish.main(["--root", str(tmp_path), "--profile", "ci", "--only", "good"]) == 1
+    assert (tmp_path / "book" / "executed" / "good.ipynb").is_file()
+    assert "other.ipynb'] not executed yet" in capsys.readouterr().out
+
+
+def test_build_book_needs_a_book_root(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="not a book root"):
+        publish.build_book(tmp_path)
+
+
+# --- the placeholder study -----------------------------------------------------------------
+
+
+def test_pipeline_check_recovers_the_planted_association() -> None:
+    result = pipeline_check.run(seed=3, n=4000, dim=256, shift=0.5)
+    means = result.summary.set_index("group")["mean"]
+    assert abs(means["neutral"]) < 0.01
+    assert means["planted"] == pytest.approx(result.expected_planted, abs=0.01)
+    assert result.gap == pytest.approx(means["planted"] - means["neutral"])
+    row = result.summary.set_index("group").loc["planted"]
+    assert row["ci_low"] < row["mean"] < row["ci_high"]
+    assert len(result.similarities) == 8000
+    assert np.all(np.abs(result.similarities["cosine"]) <= 1 + 1e-12)
+
+
+def test_pipeline_check_is_reproducible_and_seeded() -> None:
+    a = pipeline_check.run(seed=1, n=50, dim=8)
+    b = pipeline_check.run(seed=1, n=50, dim=8)
+    c = pipeline_check.run(seed=2, n=50, dim=8)
+    assert a.similarities.equals(b.similarities)
+    assert not a.similarities.equals(c.similarities)
+
+
+def test_pipeline_check_without_shift_has_no_gap() -> None:
+    result = pipeline_check.run(seed=0, n=4000, dim=128, shift=0.0)
+    assert result.expected_planted == 0.0
+    assert abs(result.gap) < 0.01
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"n": 1}, "n must be"), ({"dim": 1}, "dim must be"), ({"shift": -0.1}, "shift must be")],
+)
+def test_pipeline_check_validates_parameters(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        pipeline_check.run(**kwargs)
+
+
+def test_expected_cosine_formula() -> None:
+    assert pipeline_check.expected_cosine(0.75) == pytest.approx(0.6)
+    with pytest.raises(ValueError):
+        pipeline_check.expected_cosine(-1.0)
