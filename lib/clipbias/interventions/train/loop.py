@@ -1,0 +1,308 @@
+"""Train a tiny open_clip CLIP on a synthetic world, with checkpoint caching.
+
+The loop: images are uint8 arrays in memory, captions are tokenised once with the real open_clip
+tokenizer; each step draws a batch (epoch permutations, or with replacement in proportion to
+sampling weights), and minimises open_clip's contrastive ``ClipLoss`` with AdamW under a linear
+warm-up and cosine decay. Training may switch data source at a fraction of the steps (for
+"when does balancing happen" experiments) and may start from a trained checkpoint. At the end
+the zero-shot concept accuracy on the held-out benchmark is measured, and weights (safetensors)
+plus a JSON sidecar are written atomically under the checkpoint key.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import math
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import open_clip
+import torch
+from open_clip.loss import ClipLoss
+from safetensors.torch import load_file, save_file
+
+from clipbias.atomic import atomic_dir
+from clipbias.data.synthetic import (
+    World,
+    WorldConfig,
+    benchmark_world,
+    concept_prompts,
+    generate_world,
+)
+from clipbias.progress import progress as progress_bar
+from clipbias.zoo.tiny import (
+    ZOO_TRAIN,
+    TrainConfig,
+    checkpoint_dir,
+    checkpoint_key,
+    create_tiny_model,
+    data_key,
+    load_synthetic,
+    read_metadata,
+    register_tiny_configs,
+)
+
+__all__ = ["TrainedRun", "TrainingData", "train_tiny_clip", "zero_shot_accuracy"]
+
+_MEAN = torch.tensor(open_clip.OPENAI_DATASET_MEAN).view(1, 3, 1, 1)
+_STD = torch.tensor(open_clip.OPENAI_DATASET_STD).view(1, 3, 1, 1)
+
+
+@dataclass(frozen=True, eq=False)
+class TrainingData:
+    """One source of training pairs: a world (knobs and seed) and optional sampling weights.
+
+    ``weights`` (length ``world.size``, non-negative, not all zero) makes a step draw items with
+    probability proportional to their weight (with replacement): reweighting, or subsampling
+    with 0/1 weights. ``None`` draws uniformly, epoch by epoch.
+    """
+
+    world: WorldConfig                  # knobs of the world
+    world_seed: int = 0                 # seed of the world
+    weights: np.ndarray | None = None   # per-item sampling weights, shape (world.size,)
+
+    def __post_init__(self) -> None:
+        if self.weights is not None:
+            w = np.asarray(self.weights, dtype=np.float64)
+            if w.shape != (self.world.size,):
+                raise ValueError(f"weights must have shape ({self.world.size},), got {w.shape}")
+            if not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+                raise ValueError("weights must be finite, non-negative and not all zero")
+
+    def key(self) -> str:
+        """Hash of knobs, world seed and weights (see :func:`clipbias.zoo.tiny.data_key`)."""
+        digest = None
+        if self.weights is not None:
+            w = np.ascontiguousarray(self.weights, dtype=np.float64)
+            digest = hashlib.sha256(w.tobytes()).hexdigest()
+        return data_key(self.world, world_seed=self.world_seed, weights_digest=digest)
+
+    def load(self) -> World:
+        """The generated world (cached in memory)."""
+        return generate_world(self.world, seed=self.world_seed)
+
+
+@dataclass(frozen=True)
+class TrainedRun:
+    """A trained checkpoint: its key, model id, folder and JSON metadata."""
+
+    key: str        # checkpoint key (sha256 hex)
+    model_id: str   # "ARCH/run-<key[:16]>" (zoo models also load under "ARCH/DATASET_sN")
+    folder: Path    # checkpoint folder (model.safetensors, meta.json)
+    metadata: dict  # the sidecar: metrics, configs, timings
+
+    @property
+    def zero_shot_accuracy(self) -> float:
+        """Zero-shot concept accuracy on the held-out benchmark."""
+        return float(self.metadata["zero_shot_accuracy"])
+
+    def load(self, *, device: str = "cpu"):
+        """The model as a :class:`clipbias.zoo.schema.LoadedModel`."""
+        return load_synthetic(self.model_id, device=device)
+
+
+@functools.lru_cache(maxsize=8)
+def _tokens(world: World, context_length: int) -> torch.Tensor:
+    """Tokenised captions ``(n, context_length)`` of a world (cached per world object)."""
+    return open_clip.tokenize(world.captions(), context_length=context_length)
+
+
+def _pixels(images: np.ndarray) -> torch.Tensor:
+    """uint8 ``(n, H, W, 3)`` -> normalised float ``(n, 3, H, W)`` (open_clip's OpenAI stats)."""
+    x = torch.from_numpy(np.require(images, requirements=['C', 'W'])).permute(0, 3, 1, 2).float().div_(255.0)
+    return (x - _MEAN) / _STD
+
+
+@torch.no_grad()
+def zero_shot_accuracy(model: torch.nn.Module, world: World, *, context_length: int,
+                       batch_size: int = 512) -> float:
+    """Share of ``world``'s images whose first figure's concept has the most similar prompt
+    ``"a photo of a <concept>"`` (cosine of normalised features)."""
+    was_training = model.training
+    model.eval()
+    text = model.encode_text(open_clip.tokenize(concept_prompts(world.config),
+                                                context_length=context_length), normalize=True)
+    hits = 0
+    for start in range(0, len(world), batch_size):
+        feats = model.encode_image(_pixels(world.images[start:start + batch_size]), normalize=True)
+        pred = (feats @ text.T).argmax(dim=1).numpy()
+        hits += int((pred == world.concepts[start:start + batch_size, 0]).sum())
+    model.train(was_training)
+    return hits / len(world)
+
+
+def _lr(step: int, cfg: TrainConfig) -> float:
+    """Linear warm-up to ``cfg.lr`` then cosine decay to 0."""
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    t = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    return 0.5 * cfg.lr * (1.0 + math.cos(math.pi * t))
+
+
+class _Sampler:
+    """Batches of item indices for one data source, reproducible from ``rng``."""
+
+    def __init__(self, data: TrainingData, n: int, rng: np.random.Generator) -> None:
+        self.n, self.rng = n, rng
+        self.p = None
+        if data.weights is not None:
+            w = np.asarray(data.weights, dtype=np.float64)
+            self.p = w / w.sum()
+        self.order, self.pos = np.empty(0, dtype=np.int64), 0
+
+    def draw(self, batch: int) -> np.ndarray:
+        if self.p is not None:
+            return self.rng.choice(self.n, size=batch, replace=True, p=self.p)
+        out = []
+        while batch > 0:
+            if self.pos >= len(self.order):
+                self.order, self.pos = self.rng.permutation(self.n), 0
+            take = self.order[self.pos:self.pos + batch]
+            self.pos += len(take)
+            batch -= len(take)
+            out.append(take)
+        return np.concatenate(out)
+
+
+def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        (no_decay if p.ndim < 2 or "logit_scale" in name or "embedding" in name else decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay},
+            {"params": no_decay, "weight_decay": 0.0}]
+
+
+def _resolve_init(init: str | None) -> tuple[str | None, dict | None]:
+    """Key and state dict of the starting checkpoint (a model id or a checkpoint key)."""
+    if init is None:
+        return None, None
+    model = load_synthetic(init if "/" in init else _id_of_key(init))
+    return model.weights_digest, model.model.state_dict()
+
+
+def _id_of_key(key: str) -> str:
+    meta = read_metadata(key)
+    if meta is None:
+        raise FileNotFoundError(f"no trained checkpoint with key {key!r}")
+    return meta["model_id"]
+
+
+def _run_id(arch: str, key: str) -> str:
+    return f"{arch}/run-{key[:16]}"
+
+
+def train_tiny_clip(arch: str, data: TrainingData, *, train: TrainConfig = ZOO_TRAIN,
+                    seed: int = 0, switch_to: TrainingData | None = None,
+                    switch_at: float = 0.5, init: str | None = None, progress: bool = False,
+                    force: bool = False) -> TrainedRun:
+    """Train (or fetch from the cache) a tiny CLIP of architecture ``arch`` on ``data``.
+
+    Loss: open_clip ``ClipLoss``, the symmetric cross-entropy of the (batch x batch) logits
+    ``logit_scale * I T^T`` of L2-normalised image features I and text features T.
+
+    Args:
+        arch: a registered synthetic architecture (:data:`clipbias.zoo.tiny.TINY_CONFIGS`).
+        data: the training pairs (and their sampling weights).
+        train: optimisation knobs.
+        seed: seeds the initial weights and the batch order.
+        switch_to: a second data source used from step ``round(switch_at * steps)`` on.
+        switch_at: fraction of the steps after which ``switch_to`` replaces ``data``; 0 trains
+            on ``switch_to`` only.
+        init: model id or checkpoint key of a trained checkpoint to continue from (the
+            optimiser starts afresh, with its own warm-up).
+        progress: show a progress bar over steps.
+        force: retrain even if the checkpoint exists.
+
+    Returns:
+        :class:`TrainedRun`; the checkpoint key hashes (architecture config, data phases,
+        training knobs, seed, starting checkpoint), so equal requests share one checkpoint.
+    """
+    if not 0.0 <= switch_at <= 1.0:
+        raise ValueError(f"switch_at must be in [0, 1], got {switch_at}")
+    register_tiny_configs()
+    init_key, init_state = _resolve_init(init)
+    phases = [(data, 0.0)] + ([(switch_to, switch_at)] if switch_to is not None else [])
+    key = checkpoint_key(arch, [(d.key(), start) for d, start in phases], train, seed=seed,
+                         init=init_key)
+    folder = checkpoint_dir(key)
+    meta = read_metadata(key)
+    if meta is not None and not force:
+        return TrainedRun(key, meta["model_id"], folder, meta)
+    meta = _fit(arch, phases, train=train, seed=seed, init_state=init_state, progress=progress)
+    meta.update({"key": key, "model_id": _run_id(arch, key), "init": init_key})
+    return _save(meta.pop("_state"), meta, folder, key)
+
+
+def _fit(arch: str, phases: list[tuple[TrainingData, float]], *, train: TrainConfig, seed: int,
+         init_state: dict | None, progress: bool) -> dict:
+    """The optimisation itself; returns the metadata with the final state under ``"_state"``."""
+    worlds = [d.load() for d, _ in phases]
+    sizes = {w.config.image_size for w in worlds}
+    want = open_clip.get_model_config(arch)["vision_cfg"]["image_size"]
+    if sizes != {want}:
+        raise ValueError(f"{arch} takes {want}px images; the training worlds have {sorted(sizes)}px")
+    context_length = open_clip.get_model_config(arch)["text_cfg"]["context_length"]
+    torch.manual_seed(seed)
+    model = create_tiny_model(arch)
+    if init_state is not None:
+        model.load_state_dict(init_state)
+    model.train()
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 0x7EA1]))
+    samplers = [_Sampler(d, len(w), rng) for (d, _), w in zip(phases, worlds, strict=True)]
+    starts = [round(start * train.steps) for _, start in phases]
+    tokens = [_tokens(w, context_length) for w in worlds]
+    opt = torch.optim.AdamW(_param_groups(model, train.weight_decay), lr=train.lr,
+                            betas=(0.9, 0.98), eps=1e-6)
+    loss_fn = ClipLoss()
+    losses: list[float] = []
+    t0 = time.perf_counter()
+    steps = progress_bar(range(train.steps), desc=f"train {arch}", unit="step") if progress \
+        else range(train.steps)
+    for step in steps:
+        phase = max(i for i, s in enumerate(starts) if step >= s)
+        idx = samplers[phase].draw(train.batch_size)
+        for group in opt.param_groups:
+            group["lr"] = _lr(step, train)
+        image_f, text_f, scale = model(_pixels(worlds[phase].images[idx]), tokens[phase][idx])
+        loss = loss_fn(image_f, text_f, scale)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            model.logit_scale.clamp_(0, math.log(100))
+        losses.append(float(loss.detach()))
+    seconds = time.perf_counter() - t0
+    bench = benchmark_world(phases[0][0].world, size=train.eval_size, seed=0)
+    accuracy = zero_shot_accuracy(model, bench, context_length=context_length)
+    return {
+        "arch": arch, "seed": seed, "train": train.to_dict(),
+        "phases": [{"data_key": d.key(), "start": s, "world": d.world.to_dict(),
+                    "world_seed": d.world_seed, "weighted": d.weights is not None}
+                   for d, s in phases],
+        "zero_shot_accuracy": accuracy, "steps": train.steps,
+        "samples_seen": train.steps * train.batch_size, "train_seconds": seconds,
+        "final_loss": float(np.mean(losses[-10:])), "loss_every_10": losses[::10],
+        "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
+        "open_clip": open_clip.__version__, "machine": platform.machine(),
+        "_state": {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()},
+    }
+
+
+def _save(state: dict, meta: dict, folder: Path, key: str) -> TrainedRun:
+    """Write weights and sidecar atomically; the sidecar records the weights' sha256."""
+    with atomic_dir(folder) as tmp:
+        save_file(state, str(Path(tmp) / "model.safetensors"))
+        blob = (Path(tmp) / "model.safetensors").read_bytes()
+        meta["weights_sha256"] = hashlib.sha256(blob).hexdigest()
+        (Path(tmp) / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    return TrainedRun(key, meta["model_id"], folder, meta)
+
+
+def load_state(key: str) -> dict:
+    """The weights of a trained checkpoint as a state dict (safetensors, no pickle)."""
+    return load_file(checkpoint_dir(key) / "model.safetensors")
