@@ -172,8 +172,8 @@ def test_engine_survives_oom_from_the_model(model, tmp_path, monkeypatch):
 def test_auto_batch_size_rules():
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     assert auto_batch_size("image", cpu) == 64
-    assert auto_batch_size("image", cuda, image_side=224) == 512
-    assert auto_batch_size("image", cuda, image_side=448) == 128
+    assert auto_batch_size("image", cuda, image_side=224) == 256
+    assert auto_batch_size("image", cuda, image_side=448) == 64
     assert auto_batch_size("text", cuda, n_items=10) == 10
     with pytest.raises(ValueError, match="kind"):
         auto_batch_size("audio", cpu)

@@ -30,12 +30,14 @@ from clipbias.embed.result import EmbeddingBatch, EmbeddingResult, assemble
 from clipbias.progress import progress as progress_bar
 from clipbias.zoo.schema import LoadedModel
 
-__all__ = ["check_templates", "compute_precision", "embed_dim", "embed_images", "embed_texts", "iter_image_embeddings",
-           "iter_text_embeddings", "resolve_device", "text_source", "tokenizer_description"]
+__all__ = ["check_templates", "compute_precision", "embed_dim", "embed_images", "embed_texts",
+           "iter_image_embeddings", "iter_text_embeddings", "resolve_device", "text_source",
+           "tokenizer_description"]
 
 
 def resolve_device(model: LoadedModel, device: str | torch.device | None) -> torch.device:
-    """The device to run on: ``device`` if given, else the model's; moves the network there."""
+    """The device to run on: ``device`` if given, else the model's; moves the network there
+    (in place, as ``nn.Module.to`` does)."""
     dev = torch.device(device if device is not None else model.device)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {str(dev)!r} requested but CUDA is not available")
@@ -53,8 +55,9 @@ def _amp_dtype(device: torch.device) -> torch.dtype | None:
 
 
 def compute_precision(model: LoadedModel, device: torch.device) -> str:
-    """The precision the forward actually runs in: ``"amp-bf16"``/``"amp-fp16"`` on CUDA, else the
-    model's own precision (e.g. ``"fp32"``). It keys the store: results differ across precisions."""
+    """The precision the forward actually runs in: on CUDA the model's precision plus the autocast
+    type (e.g. ``"fp32+amp-bf16"``), on a CPU the model's own (e.g. ``"fp32"``). It keys the
+    store, because results differ across precisions."""
     amp = _amp_dtype(device)
     if amp is None:
         return model.precision
@@ -153,9 +156,10 @@ def _default_workers(device: torch.device, n_items: int, batch_size: int) -> int
     cpus = os.cpu_count() or 1
     if n_items <= batch_size:
         return 0  # one batch: starting workers costs more than it saves
-    if device.type == "cuda":
-        return max(1, min(8, cpus - 1))
-    return min(4, cpus // 2) if cpus >= 4 else 0
+    if device.type == "cuda":  # decoding is the bottleneck: one worker per spare core, up to 12
+        return max(1, min(12, cpus - 1))
+    # on a CPU too: decoding in the main process would leave the forward's threads spinning idle
+    return max(1, min(4, cpus // 2))
 
 
 def embed_dim(model: LoadedModel) -> int:
@@ -194,7 +198,7 @@ def iter_image_embeddings(model: LoadedModel, source: ImageSource, positions: np
     loader = torch.utils.data.DataLoader(
         ImageDataset(source.items, positions, model.preprocess), batch_size=size, shuffle=False,
         num_workers=workers, collate_fn=collate_images, pin_memory=dev.type == "cuda",
-        prefetch_factor=4 if workers else None, persistent_workers=False)
+        prefetch_factor=2 if workers else None, persistent_workers=False)
     encode: Callable[[torch.Tensor], torch.Tensor] = net.encode_image
     if compile:
         encode = torch.compile(encode)
