@@ -43,7 +43,7 @@ class SweepConfig:
     levels: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)  # planted levels of the knob
     seeds: tuple[int, ...] = (0, 1)                 # training (and world) seeds per level
     arch: str = DEFAULT_ARCH                        # synthetic architecture
-    world: WorldConfig = WorldConfig(size=4000)     # other knobs of the training worlds
+    world: WorldConfig = field(default_factory=lambda: WorldConfig(size=4000))  # other knobs
     train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=200))  # training knobs
     n_images: int = 24                              # images per EAT image set
     n_permutations: int = 10_000                    # permutations per EAT p-value

@@ -1,0 +1,91 @@
+"""Tiny-CLIP training: caching, reloading, determinism, weights, data switch, continued training."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from clipbias.data.synthetic import WorldConfig, benchmark_world
+from clipbias.interventions.train import (
+    TrainConfig,
+    TrainingData,
+    train_tiny_clip,
+    zero_shot_accuracy,
+)
+from clipbias.zoo.tiny import checkpoint_dir, load_synthetic
+
+FAST = TrainConfig(steps=6, batch_size=16, warmup=2, eval_size=32)
+WORLD = WorldConfig(size=200)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def run():
+    return train_tiny_clip("synthetic-vit-s", TrainingData(WORLD), train=FAST, seed=0)
+
+
+def test_checkpoint_is_written_and_reused(run):
+    folder = checkpoint_dir(run.key)
+    assert (folder / "model.safetensors").is_file()
+    meta = json.loads((folder / "meta.json").read_text())
+    assert meta["steps"] == 6 and meta["samples_seen"] == 96
+    assert 0.0 <= meta["zero_shot_accuracy"] <= 1.0
+    again = train_tiny_clip("synthetic-vit-s", TrainingData(WORLD), train=FAST, seed=0)
+    assert again.key == run.key and again.metadata["train_seconds"] == meta["train_seconds"]
+
+
+def test_training_is_deterministic_bit_for_bit(run):
+    redo = train_tiny_clip("synthetic-vit-s", TrainingData(WORLD), train=FAST, seed=0, force=True)
+    assert redo.metadata["weights_sha256"] == run.metadata["weights_sha256"]
+    other = train_tiny_clip("synthetic-vit-s", TrainingData(WORLD), train=FAST, seed=1)
+    assert other.key != run.key
+    assert other.metadata["weights_sha256"] != run.metadata["weights_sha256"]
+
+
+def test_reload_reproduces_the_recorded_accuracy(run):
+    loaded = load_synthetic(run.model_id)
+    assert loaded.weights_digest == run.metadata["weights_sha256"]
+    bench = benchmark_world(WORLD, size=32, seed=0)
+    acc = zero_shot_accuracy(loaded.model, bench, context_length=16)
+    assert acc == pytest.approx(run.zero_shot_accuracy)
+    tokens = loaded.tokenizer(["a photo of a chef"])
+    assert tokens.shape == (1, 16)
+
+
+def test_weights_switch_and_init_change_the_key(run):
+    w = np.ones(WORLD.size)
+    w[::2] = 0.0
+    sub = train_tiny_clip("synthetic-vit-s", TrainingData(WORLD, weights=w), train=FAST, seed=0)
+    switched = train_tiny_clip("synthetic-vit-s", TrainingData(WORLD), train=FAST, seed=0,
+                               switch_to=TrainingData(WORLD.replace(association=0.0)),
+                               switch_at=0.5)
+    cont = train_tiny_clip("synthetic-vit-s", TrainingData(WORLD), train=FAST, seed=0,
+                           init=run.model_id)
+    keys = {run.key, sub.key, switched.key, cont.key}
+    assert len(keys) == 4
+    assert switched.metadata["phases"][1]["start"] == 0.5
+    assert cont.metadata["init"] == run.metadata["weights_sha256"]
+    assert sub.metadata["phases"][0]["weighted"] is True
+
+
+def test_bad_inputs_raise():
+    with pytest.raises(ValueError, match="weights must have shape"):
+        TrainingData(WORLD, weights=np.ones(3))
+    with pytest.raises(ValueError, match="non-negative"):
+        TrainingData(WORLD, weights=np.zeros(WORLD.size))
+    with pytest.raises(ValueError, match="switch_at"):
+        train_tiny_clip("synthetic-vit-s", TrainingData(WORLD), train=FAST, switch_at=2.0)
+    with pytest.raises(ValueError, match="unknown synthetic architecture"):
+        train_tiny_clip("synthetic-big", TrainingData(WORLD), train=FAST)
+    with pytest.raises(ValueError, match="takes 32px"):
+        train_tiny_clip("synthetic-vit-s", TrainingData(WORLD.replace(image_size=64)), train=FAST)
