@@ -73,3 +73,21 @@ def test_pipeline_check_chart_is_drawn_offline(ci_book: BookBuild, browser) -> N
     assert drawn[0].size["width"] > 100 and drawn[0].size["height"] > 50
     marks = browser.find_elements(By.CSS_SELECTOR, ".clipbias-chart .mark-symbol path")
     assert len(marks) == 2  # one point per group
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_formulas_are_typeset_offline(ci_book: BookBuild, browser) -> None:  # noqa: F811
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    assert ci_book.returncode == 0, ci_book.output[-5000:]
+    browser.get((ci_book.html / "book" / "methods" / "eat.html").as_uri())
+    typeset = ".MathJax, .MathJax_Display"
+    WebDriverWait(browser, 60).until(lambda d: d.find_elements(By.CSS_SELECTOR, typeset))
+    raw_tex = browser.execute_script(
+        "return Array.from(document.querySelectorAll('.math'))"
+        ".filter(e => e.textContent.trim().startsWith('\\\\(')).length;")
+    assert raw_tex == 0  # every inline formula was replaced by MathJax output
+    severe = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+    assert severe == []
