@@ -10,7 +10,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clipbias.metrics import retrieval
+from clipbias.metrics import _arrays
 from clipbias.metrics.retrieval import (
     bias_at_k,
     max_skew_at_k,
@@ -100,7 +100,7 @@ def test_all_equal_scores_rank_by_item_index():
 def test_chunking_does_not_change_results(monkeypatch):
     sim, groups = random_case(2, n_queries=13, tie_levels=3)
     whole = ndkl_at_k(sim, groups, 10), max_skew_at_k(sim, groups, 10)
-    monkeypatch.setattr(retrieval, "_CHUNK_ELEMENTS", 50)  # one query per chunk
+    monkeypatch.setattr(_arrays, "CHUNK_ELEMENTS", 50)  # one query per chunk
     np.testing.assert_array_equal(ndkl_at_k(sim, groups, 10), whole[0])
     np.testing.assert_array_equal(max_skew_at_k(sim, groups, 10), whole[1])
 

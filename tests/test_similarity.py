@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import ortho_group
 
-from clipbias.metrics import retrieval
+from clipbias.metrics import _arrays
 from clipbias.metrics.similarity import (
     knn_indices,
     linear_cka,
@@ -77,7 +77,7 @@ def test_pairwise_cka_matches_reference(debiased, method):
 def test_gram_blocks_give_the_same_answer(monkeypatch):
     xs = models(1, n=25)
     whole = pairwise_linear_cka(xs, method="gram", debiased=True)
-    monkeypatch.setattr(retrieval, "_CHUNK_ELEMENTS", 100)  # one Gram row per block
+    monkeypatch.setattr(_arrays, "CHUNK_ELEMENTS", 100)  # one Gram row per block
     np.testing.assert_allclose(pairwise_linear_cka(xs, method="gram", debiased=True), whole,
                                atol=1e-12)
 

@@ -13,13 +13,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from clipbias.metrics.retrieval import (
+from clipbias.metrics._arrays import (
     ArrayLike,
-    _as_matrix,
-    _chunks,
-    _encode_labels,
-    _to_numpy,
-    _top_k,
+    as_matrix,
+    encode_labels,
+    row_chunks,
+    to_numpy,
+    top_k,
 )
 
 __all__ = [
@@ -48,12 +48,12 @@ def zero_shot_correct(similarity: ArrayLike, labels: ArrayLike, *, k: int = 1) -
         boolean array (n_images,); its mean is the top-k accuracy, and it can be disaggregated by
         group or resampled for a bootstrap.
     """
-    sim = _as_matrix(similarity, "similarity")
+    sim = as_matrix(similarity, "similarity")
     n_images, n_classes = sim.shape
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= k <= n_classes:
         raise ValueError(f"k must be an integer in [1, {n_classes}] (the number of classes), "
                          f"got {k!r}")
-    y = _to_numpy(labels)
+    y = to_numpy(labels)
     if y.ndim != 1 or y.shape[0] != n_images:
         raise ValueError(f"labels must have shape ({n_images},), got {y.shape}")
     if not np.issubdtype(y.dtype, np.integer):
@@ -61,7 +61,7 @@ def zero_shot_correct(similarity: ArrayLike, labels: ArrayLike, *, k: int = 1) -
     if ((y < 0) | (y >= n_classes)).any():
         raise ValueError(f"labels must lie in [0, {n_classes})")
     truth = torch.as_tensor(y.astype(np.int64), device=sim.device)[:, None]
-    parts = [(_top_k(sim[r], k) == truth[r]).any(dim=1).cpu() for r in _chunks(n_images, n_classes)]
+    parts = [(top_k(sim[r], k) == truth[r]).any(dim=1).cpu() for r in row_chunks(n_images, n_classes)]
     return torch.cat(parts).numpy()
 
 
@@ -98,7 +98,7 @@ def preference(similarity: ArrayLike, *, a: int = 0, b: int = 1) -> np.ndarray:
     Returns:
         float64 array (n_images,) of 0, 0.5 and 1.
     """
-    sim = _as_matrix(similarity, "similarity")
+    sim = as_matrix(similarity, "similarity")
     if a == b:
         raise ValueError("a and b must be two different label columns")
     sa, sb = _column(sim, a, "a"), _column(sim, b, "b")
@@ -162,7 +162,7 @@ def association_bias(
         :class:`AssociationBias`.
     """
     pref = preference(similarity, a=a, b=b)
-    labels, codes = _encode_labels(groups, pref.shape[0], "groups")
+    labels, codes = encode_labels(groups, pref.shape[0], "groups")
     known = labels.tolist()
     if group_order is None:
         if len(known) != 2:

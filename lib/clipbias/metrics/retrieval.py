@@ -14,13 +14,21 @@ in sorted label order. The formulas and conventions are written out in the metho
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-import pandas as pd
 import torch
+
+from clipbias.metrics._arrays import (
+    ArrayLike,
+    as_matrix,
+    check_k,
+    encode_labels,
+    row_chunks,
+    top_k,
+)
 
 __all__ = [
     "GroupRecallKL",
@@ -35,77 +43,10 @@ __all__ = [
 ]
 
 Target = Literal["uniform", "dataset"]
-ArrayLike = np.ndarray | torch.Tensor | Sequence[Any]
-
-#: Elements per chunk of queries (a chunk of rows holds at most this many similarity values).
-_CHUNK_ELEMENTS = 1 << 24
-
-
-def _as_matrix(x: ArrayLike, name: str) -> torch.Tensor:
-    """A 2-D floating tensor without NaN; numpy input becomes a CPU tensor (shared memory)."""
-    t = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
-    if t.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D array, got shape {tuple(t.shape)}")
-    if not torch.is_floating_point(t):
-        t = t.to(torch.float64)
-    if t.shape[0] == 0 or t.shape[1] == 0:
-        raise ValueError(f"{name} is empty (shape {tuple(t.shape)})")
-    if torch.isnan(t).any():
-        raise ValueError(f"{name} contains NaN")
-    return t
-
-
-def _to_numpy(x: ArrayLike) -> np.ndarray:
-    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
-
-
-def _encode_labels(labels: ArrayLike, n: int, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted unique labels and integer codes of a 1-D label array of length ``n``."""
-    arr = _to_numpy(labels)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
-    if arr.shape[0] != n:
-        raise ValueError(f"{name} has {arr.shape[0]} labels but the similarity matrix has {n}")
-    codes, uniques = pd.factorize(arr, sort=True)
-    if (codes < 0).any():
-        raise ValueError(f"{name} contains missing labels (NaN or None)")
-    return np.asarray(uniques), codes.astype(np.int64)
-
-
-def _check_k(k: int, n_items: int) -> None:
-    if isinstance(k, bool) or not isinstance(k, int | np.integer):
-        raise ValueError(f"k must be an integer, got {k!r}")
-    if k < 1:
-        raise ValueError(f"k must be at least 1, got {k}")
-    if k > n_items:
-        raise ValueError(f"k={k} is larger than the number of items ({n_items})")
-
-
-def _chunks(n_rows: int, row_cost: int) -> Iterator[slice]:
-    step = max(1, _CHUNK_ELEMENTS // max(1, row_cost))
-    for start in range(0, n_rows, step):
-        yield slice(start, min(start + step, n_rows))
-
-
-def _top_k(s: torch.Tensor, k: int) -> torch.Tensor:
-    """Indices (rows, k) of the top k items of each row: descending value, ties by lower index."""
-    rows, n = s.shape
-    if k == n:
-        return torch.sort(s, dim=1, descending=True, stable=True).indices
-    kth = torch.topk(s, k, dim=1, sorted=False).values.amin(dim=1, keepdim=True)
-    above = s > kth
-    need = k - above.sum(dim=1, keepdim=True)
-    tied = s == kth
-    selected = above | (tied & (torch.cumsum(tied, dim=1, dtype=torch.int32) <= need))
-    chosen = selected.nonzero()[:, 1].reshape(rows, k)  # ascending item index within each row
-    order = torch.sort(torch.gather(s, 1, chosen), dim=1, descending=True, stable=True).indices
-    return torch.gather(chosen, 1, order)
-
-
 def _ranked_groups(sim: torch.Tensor, codes: torch.Tensor, k: int) -> Iterator[torch.Tensor]:
     """Group codes of the ranked top k, chunk by chunk of queries: tensors (chunk, k)."""
-    for rows in _chunks(sim.shape[0], sim.shape[1]):
-        yield codes[_top_k(sim[rows], k)]
+    for rows in row_chunks(sim.shape[0], sim.shape[1]):
+        yield codes[top_k(sim[rows], k)]
 
 
 def top_k_indices(similarity: ArrayLike, k: int) -> np.ndarray:
@@ -120,9 +61,9 @@ def top_k_indices(similarity: ArrayLike, k: int) -> np.ndarray:
     Returns:
         int64 array (n_queries, k); column 0 is the best item.
     """
-    sim = _as_matrix(similarity, "similarity")
-    _check_k(k, sim.shape[1])
-    parts = [_top_k(sim[rows], k).cpu() for rows in _chunks(sim.shape[0], sim.shape[1])]
+    sim = as_matrix(similarity, "similarity")
+    check_k(k, sim.shape[1])
+    parts = [top_k(sim[rows], k).cpu() for rows in row_chunks(sim.shape[0], sim.shape[1])]
     return torch.cat(parts).numpy()
 
 
@@ -135,11 +76,11 @@ def _target_shares(codes: np.ndarray, n_groups: int, target: str) -> np.ndarray:
 
 
 def _prepare(similarity: ArrayLike, groups: ArrayLike, k: int, target: str):
-    sim = _as_matrix(similarity, "similarity")
-    labels, codes = _encode_labels(groups, sim.shape[1], "groups")
+    sim = as_matrix(similarity, "similarity")
+    labels, codes = encode_labels(groups, sim.shape[1], "groups")
     if labels.shape[0] < 2:
         raise ValueError(f"groups must hold at least two distinct groups, got only {labels[0]!r}")
-    _check_k(k, sim.shape[1])
+    check_k(k, sim.shape[1])
     q = _target_shares(codes, labels.shape[0], target)
     return sim, torch.as_tensor(codes, device=sim.device), labels.shape[0], q
 
@@ -232,8 +173,8 @@ def ndkl_at_k(
     ranks = torch.arange(1, k + 1, dtype=torch.float64, device=dev)
     weights = 1.0 / torch.log2(ranks + 1.0)
     out = []
-    for rows in _chunks(sim.shape[0], max(sim.shape[1], k * n_groups)):
-        top = codes[_top_k(sim[rows], k)]
+    for rows in row_chunks(sim.shape[0], max(sim.shape[1], k * n_groups)):
+        top = codes[top_k(sim[rows], k)]
         cum = torch.nn.functional.one_hot(top, n_groups).cumsum(dim=1, dtype=torch.float64)
         p = cum / ranks[:, None]
         terms = torch.where(p > 0, p * (torch.log(p) - log_q), torch.zeros_like(p))
@@ -254,7 +195,7 @@ def _hits(sim: torch.Tensor, relevant: ArrayLike, k: int) -> torch.Tensor:
         if ((rel < 0) | (rel >= n_items)).any():
             raise ValueError(f"relevant item indices must lie in [0, {n_items})")
         targets = rel.to(torch.int64)[:, None]
-        parts = [(_top_k(sim[r], k) == targets[r]).any(dim=1) for r in _chunks(n_q, n_items)]
+        parts = [(top_k(sim[r], k) == targets[r]).any(dim=1) for r in row_chunks(n_q, n_items)]
         return torch.cat(parts)
     if rel.ndim == 2:
         if tuple(rel.shape) != (n_q, n_items):
@@ -263,8 +204,8 @@ def _hits(sim: torch.Tensor, relevant: ArrayLike, k: int) -> torch.Tensor:
         rel = rel.to(torch.bool)
         if not rel.any(dim=1).all():
             raise ValueError("every query needs at least one relevant item")
-        parts = [torch.gather(rel[r], 1, _top_k(sim[r], k)).any(dim=1)
-                 for r in _chunks(n_q, n_items)]
+        parts = [torch.gather(rel[r], 1, top_k(sim[r], k)).any(dim=1)
+                 for r in row_chunks(n_q, n_items)]
         return torch.cat(parts)
     raise ValueError(f"relevant must be 1-D item indices or a 2-D mask, got {rel.ndim}-D")
 
@@ -283,8 +224,8 @@ def recall_at_k(similarity: ArrayLike, relevant: ArrayLike, k: int) -> np.ndarra
     Returns:
         float64 array (n_queries,) of 0.0 and 1.0.
     """
-    sim = _as_matrix(similarity, "similarity")
-    _check_k(k, sim.shape[1])
+    sim = as_matrix(similarity, "similarity")
+    check_k(k, sim.shape[1])
     return _hits(sim, relevant, k).to(torch.float64).cpu().numpy()
 
 
@@ -319,12 +260,12 @@ def recall_kl_at_k(
     Returns:
         :class:`GroupRecallKL` with the sorted labels, recall per group and the KL value.
     """
-    sim = _as_matrix(similarity, "similarity")
-    labels, codes = _encode_labels(query_groups, sim.shape[0], "query_groups")
+    sim = as_matrix(similarity, "similarity")
+    labels, codes = encode_labels(query_groups, sim.shape[0], "query_groups")
     if labels.shape[0] < 2:
         raise ValueError(
             f"query_groups must hold at least two distinct groups, got only {labels[0]!r}")
-    _check_k(k, sim.shape[1])
+    check_k(k, sim.shape[1])
     hits = _hits(sim, relevant, k).to(torch.float64).cpu().numpy()
     n_groups = labels.shape[0]
     recall = np.bincount(codes, weights=hits, minlength=n_groups) / np.bincount(
@@ -358,9 +299,9 @@ def bias_at_k(
     Returns:
         float64 array (n_queries,).
     """
-    sim = _as_matrix(similarity, "similarity")
-    labels, codes = _encode_labels(groups, sim.shape[1], "groups")
-    _check_k(k, sim.shape[1])
+    sim = as_matrix(similarity, "similarity")
+    labels, codes = encode_labels(groups, sim.shape[1], "groups")
+    check_k(k, sim.shape[1])
     present = {label: i for i, label in enumerate(labels.tolist())}
     for name, value in (("positive", positive), ("negative", negative)):
         if value not in present:

@@ -15,7 +15,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from clipbias.metrics.retrieval import ArrayLike, _chunks, _top_k
+from clipbias.metrics._arrays import ArrayLike, row_chunks, top_k
 
 __all__ = [
     "knn_indices",
@@ -66,7 +66,7 @@ def _cross_products(xs: list[torch.Tensor], method: str) -> torch.Tensor:
         method = "gram" if gram_cost < feature_cost else "feature"
     s = torch.zeros(m, m, dtype=xs[0].dtype, device=xs[0].device)
     if method == "gram":
-        for rows in _chunks(n, m * n):  # a block of Gram rows of every model: (m, rows * n)
+        for rows in row_chunks(n, m * n):  # a block of Gram rows of every model: (m, rows * n)
             block = torch.stack([(x[rows] @ x.T).reshape(-1) for x in xs])
             s += block @ block.T
         return s
@@ -152,11 +152,11 @@ def _knn(x: torch.Tensor, k: int, index: int) -> torch.Tensor:
         raise ValueError(f"representation {index} has zero-norm rows: cosine is undefined")
     xn = x / norms
     parts = []
-    for rows in _chunks(n, n):
+    for rows in row_chunks(n, n):
         s = xn[rows] @ xn.T
         r = torch.arange(rows.start, rows.stop, device=x.device)
         s[r - rows.start, r] = -torch.inf  # exclude self
-        parts.append(_top_k(s, k))
+        parts.append(top_k(s, k))
     return torch.cat(parts)
 
 
