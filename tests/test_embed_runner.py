@@ -137,7 +137,8 @@ def test_resume_after_sigkill_computes_only_missing_shards(tmp_path):
 
 @pytest.fixture(scope="module")
 def ray_instance():
-    ray = pytest.importorskip("ray")
+    import ray
+
     ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False,
              configure_logging=False)
     ray.cloudpickle.register_pickle_by_value(test_embed_fixtures)

@@ -24,6 +24,9 @@ from clipbias.metrics.retrieval import (
 
 # ---------------------------------------------------------------- slow references
 
+#: Devices the torch paths are checked on: the CPU always, CUDA where present.
+DEVICES = ["cpu", *(["cuda"] if torch.cuda.is_available() else [])]
+
 
 def ref_ranking(row, k):
     return sorted(range(len(row)), key=lambda j: (-row[j], j))[:k]
@@ -202,15 +205,15 @@ def test_labels_may_be_ints_or_strings_and_input_torch():
                                max_skew_at_k(sim.astype(np.float32), groups, 9), atol=1e-12)
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_cuda_agrees_with_cpu():
+@pytest.mark.parametrize("device", DEVICES)
+def test_torch_tensors_on_each_device_agree_with_numpy(device):
     sim, groups = random_case(7, n_queries=20, n_items=500, tie_levels=5)
     codes = np.unique(groups, return_inverse=True)[1]
-    gpu = torch.as_tensor(sim, device="cuda")
-    np.testing.assert_array_equal(top_k_indices(gpu, 50), top_k_indices(sim, 50))
-    np.testing.assert_allclose(ndkl_at_k(gpu, torch.as_tensor(codes, device="cuda"), 50),
+    on_device = torch.as_tensor(sim, device=device)
+    np.testing.assert_array_equal(top_k_indices(on_device, 50), top_k_indices(sim, 50))
+    np.testing.assert_allclose(ndkl_at_k(on_device, torch.as_tensor(codes, device=device), 50),
                                ndkl_at_k(sim, codes, 50), atol=1e-12)
-    np.testing.assert_allclose(max_skew_at_k(gpu, groups, 50, target="dataset"),
+    np.testing.assert_allclose(max_skew_at_k(on_device, groups, 50, target="dataset"),
                                max_skew_at_k(sim, groups, 50, target="dataset"), atol=1e-12)
 
 

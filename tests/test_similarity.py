@@ -20,6 +20,9 @@ from clipbias.metrics.similarity import (
 
 # ---------------------------------------------------------------- slow references
 
+#: Devices the torch paths are checked on: the CPU always, CUDA where present.
+DEVICES = ["cpu", *(["cuda"] if torch.cuda.is_available() else [])]
+
 
 def ref_hsic(kx, ky):
     """Biased HSIC with the centring matrix: tr(K H L H) (the 1/(n-1)^2 factor cancels in CKA)."""
@@ -116,13 +119,13 @@ def test_cka_separates_related_from_unrelated_representations():
     assert linear_cka(x, unrelated) > linear_cka(x, unrelated, debiased=True)
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_cuda_agrees_with_cpu():
+@pytest.mark.parametrize("device", DEVICES)
+def test_torch_tensors_on_each_device_agree_with_numpy(device):
     xs = models(4, n=60)
-    gpu = [torch.as_tensor(x, device="cuda") for x in xs]
-    np.testing.assert_allclose(pairwise_linear_cka(gpu, debiased=True),
+    on_device = [torch.as_tensor(x, device=device) for x in xs]
+    np.testing.assert_allclose(pairwise_linear_cka(on_device, debiased=True),
                                pairwise_linear_cka(xs, debiased=True), atol=1e-10)
-    np.testing.assert_allclose(pairwise_mutual_knn(gpu, k=5), pairwise_mutual_knn(xs, k=5))
+    np.testing.assert_allclose(pairwise_mutual_knn(on_device, k=5), pairwise_mutual_knn(xs, k=5))
 
 
 # ---------------------------------------------------------------- mutual k-NN
