@@ -59,3 +59,14 @@ def test_max_skew_rises_with_planted_association(sweep):
     rho = spearmanr(skew.index, skew.to_numpy()).statistic
     assert rho >= 0.9
     assert skew.loc[1.0] > 2 * skew.loc[0.0]
+
+
+def test_sweep_summary_states_the_same_figures(sweep):
+    from clipbias.interventions.train import sweep_summary
+
+    levels, figures = sweep_summary(sweep)
+    d = _concept(sweep, "eat_d").groupby("level")["value"].mean()
+    assert figures["eat_d_at_zero"] == pytest.approx(d.loc[0.0])
+    assert figures["eat_d_at_max"] == pytest.approx(d.loc[1.0])
+    assert set(levels["metric"]) == {"eat_d", "max_skew", "zero_shot"}
+    assert levels.query("metric == 'eat_d' and level == 0.0")["n"].item() == 8

@@ -31,6 +31,7 @@ from clipbias.data.synthetic.datasets import (
     planted_truth,
     pretraining_dataset,
 )
+from clipbias.data.synthetic.gallery import knobs_table, sample_gallery
 from clipbias.data.synthetic.render import SHAPES, render_scenes
 from clipbias.data.synthetic.stimuli import eat_specs
 from clipbias.data.synthetic.world import (
@@ -46,6 +47,6 @@ __all__ = [
     "CONCEPTS", "CONTEXTS", "GENERATOR_VERSION", "GROUPS", "PRETRAINING_DATASETS", "SHAPES",
     "TEMPLATES", "Concept", "Context", "Group", "PretrainingDataset", "World", "WorldConfig",
     "article", "benchmark_config", "benchmark_world", "build_world", "caption", "concept_prompts",
-    "eat_specs", "generate_world", "group_prompts", "planted_truth", "pretraining_dataset",
-    "render_scenes", "stereotyped_group", "swap_groups", "world_manifest", "world_rng",
+    "eat_specs", "generate_world", "group_prompts", "knobs_table", "planted_truth", "pretraining_dataset",
+    "render_scenes", "sample_gallery", "stereotyped_group", "swap_groups", "world_manifest", "world_rng",
 ]

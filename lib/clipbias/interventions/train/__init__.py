@@ -13,10 +13,14 @@ from clipbias.interventions.train.loop import (
     train_tiny_clip,
     zero_shot_accuracy,
 )
-from clipbias.interventions.train.validation import SweepConfig, planted_bias_sweep
+from clipbias.interventions.train.validation import (
+    SweepConfig,
+    planted_bias_sweep,
+    sweep_summary,
+)
 from clipbias.interventions.train.zoo import train_synthetic_zoo, train_zoo_model
 from clipbias.zoo.tiny import ZOO_TRAIN, TrainConfig
 
 __all__ = ["ZOO_TRAIN", "SweepConfig", "TrainConfig", "TrainedRun", "TrainingData", "load_state",
-           "planted_bias_sweep", "train_synthetic_zoo", "train_tiny_clip", "train_zoo_model",
+           "planted_bias_sweep", "sweep_summary", "train_synthetic_zoo", "train_tiny_clip", "train_zoo_model",
            "zero_shot_accuracy"]

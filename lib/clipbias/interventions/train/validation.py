@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import torch
+from scipy.stats import spearmanr
 
 from clipbias.data.synthetic import (
     WorldConfig,
@@ -30,7 +31,7 @@ from clipbias.metrics.retrieval import max_skew_at_k
 from clipbias.progress import progress as progress_bar
 from clipbias.zoo.tiny import DEFAULT_ARCH, TrainConfig
 
-__all__ = ["SweepConfig", "planted_bias_sweep"]
+__all__ = ["SweepConfig", "planted_bias_sweep", "sweep_summary"]
 
 _KNOBS = ("association", "context_correlation")
 
@@ -124,3 +125,37 @@ def planted_bias_sweep(config: SweepConfig = SweepConfig(), *, progress: bool = 
         torch.set_num_threads(before)
     return pd.DataFrame(rows, columns=["level", "seed", "metric", "test", "category", "order",
                                        "value"])
+
+
+def sweep_summary(table: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Per-level means of a :func:`planted_bias_sweep` table, and headline figures.
+
+    Returns ``(levels, figures)``: ``levels`` has one row per (metric, level) with ``mean``,
+    ``sem`` (standard error over seeds and tests/orders/queries) and ``n``, for the Concept
+    EAT d, MaxSkew and zero-shot accuracy; ``figures`` holds ``spearman_eat_d`` and
+    ``spearman_max_skew`` (Spearman rho between level and per-level mean), ``eat_d_at_zero``,
+    ``eat_d_at_max``, ``share_p_below_05_at_zero`` (Concept tests at the lowest level),
+    ``max_skew_at_zero``, ``max_skew_at_max``, ``zero_shot_min`` and ``zero_shot_mean``.
+    """
+    picked = table[((table["category"] == "Concept") & table["metric"].isin(["eat_d",
+                                                                               "max_skew"]))
+                   | (table["metric"] == "zero_shot")]
+    levels = (picked.groupby(["metric", "level"])["value"]
+              .agg(mean="mean", sem="sem", n="count").reset_index())
+    lo, hi = table["level"].min(), table["level"].max()
+
+    def curve(metric: str) -> pd.Series:
+        return levels[levels["metric"] == metric].set_index("level")["mean"]
+
+    p0 = table[(table["metric"] == "eat_p") & (table["category"] == "Concept")
+               & (table["level"] == lo)]["value"]
+    d, skew, acc = curve("eat_d"), curve("max_skew"), curve("zero_shot")
+    figures = {
+        "spearman_eat_d": float(spearmanr(d.index, d.to_numpy()).statistic),
+        "spearman_max_skew": float(spearmanr(skew.index, skew.to_numpy()).statistic),
+        "eat_d_at_zero": float(d.loc[lo]), "eat_d_at_max": float(d.loc[hi]),
+        "share_p_below_05_at_zero": float((p0 < 0.05).mean()),
+        "max_skew_at_zero": float(skew.loc[lo]), "max_skew_at_max": float(skew.loc[hi]),
+        "zero_shot_min": float(acc.min()), "zero_shot_mean": float(acc.mean()),
+    }
+    return levels, figures
