@@ -93,8 +93,11 @@ def _measure(model, config: SweepConfig, specs, retrieval) -> list[dict]:
 
 
 def planted_bias_sweep(config: SweepConfig = SweepConfig(), *, progress: bool = True,
-                       threads: int | None = None) -> pd.DataFrame:
+                       threads: int | None = 1) -> pd.DataFrame:
     """Train one model per (level, seed) and measure it; trained models come from the cache.
+
+    ``threads``: torch threads for the duration (see
+    :func:`clipbias.interventions.train.train_synthetic_zoo`; None keeps the current value).
 
     Returns a tidy table with columns ``level, seed, metric, test, category, order, value``:
     metric ``eat_d``/``eat_p`` (one row per battery test and modality order), ``max_skew``
