@@ -166,7 +166,7 @@ def _sample_truth(config: WorldConfig, rng: np.random.Generator
     return groups, concepts, contexts
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=8)
 def generate_world(config: WorldConfig, *, seed: int, stream: str = "train") -> World:
     """Draw and render the world of ``config`` for ``(seed, stream)``; deterministic, cached
     in memory (the returned arrays are read-only)."""

@@ -134,7 +134,8 @@ def sweep_summary(table: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, float]]:
     """Per-level means of a :func:`planted_bias_sweep` table, and headline figures.
 
     Returns ``(levels, figures)``: ``levels`` has one row per (metric, level) with ``mean``,
-    ``sem`` (standard error over seeds and tests/orders/queries) and ``n``, for the Concept
+    ``sem`` (standard error over seeds and tests/orders/queries), ``n`` and the band
+    ``low``/``high`` = mean -/+ sem (sem 0 when n = 1), for the Concept
     EAT d, MaxSkew and zero-shot accuracy; ``figures`` holds ``spearman_eat_d`` and
     ``spearman_max_skew`` (Spearman rho between level and per-level mean), ``eat_d_at_zero``,
     ``eat_d_at_max``, ``share_p_below_05_at_zero`` (Concept tests at the lowest level),
@@ -145,6 +146,8 @@ def sweep_summary(table: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, float]]:
                    | (table["metric"] == "zero_shot")]
     levels = (picked.groupby(["metric", "level"])["value"]
               .agg(mean="mean", sem="sem", n="count").reset_index())
+    spread = levels["sem"].fillna(0.0)
+    levels = levels.assign(low=levels["mean"] - spread, high=levels["mean"] + spread)
     lo, hi = table["level"].min(), table["level"].max()
 
     def curve(metric: str) -> pd.Series:
