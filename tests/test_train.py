@@ -89,3 +89,12 @@ def test_bad_inputs_raise():
         train_tiny_clip("synthetic-big", TrainingData(WORLD), train=FAST)
     with pytest.raises(ValueError, match="takes 32px"):
         train_tiny_clip("synthetic-vit-s", TrainingData(WORLD.replace(image_size=64)), train=FAST)
+
+
+def test_load_state_reads_the_saved_weights(run):
+    from clipbias.interventions.train import load_state
+
+    state = load_state(run.key)
+    model = load_synthetic(run.model_id).model
+    assert set(state) == set(model.state_dict())
+    assert torch.equal(state["logit_scale"], model.state_dict()["logit_scale"])
