@@ -17,8 +17,11 @@ T = TypeVar("T")
 
 
 def progress(iterable: Iterable[T] | None = None, *, desc: str, total: int | None = None,
-             unit: str = "it", **kwargs: Any) -> tqdm:
-    """Wrap ``iterable`` in a tqdm bar (items per second shown), unless ``CLIPBIAS_PROGRESS=0``."""
-    disable = os.environ.get("CLIPBIAS_PROGRESS", "1") == "0"
+             unit: str = "it", disable: bool = False, **kwargs: Any) -> tqdm:
+    """Wrap ``iterable`` in a tqdm bar (items per second shown).
+
+    The bar is hidden when ``disable`` is true or the environment sets ``CLIPBIAS_PROGRESS=0``.
+    """
+    disable = disable or os.environ.get("CLIPBIAS_PROGRESS", "1") == "0"
     return tqdm(iterable, desc=desc, total=total, unit=unit, disable=disable, dynamic_ncols=True,
                 **kwargs)

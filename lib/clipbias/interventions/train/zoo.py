@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+
 import pandas as pd
 import torch
 
 from clipbias.data.synthetic import pretraining_dataset
 from clipbias.interventions.train.loop import TrainedRun, TrainingData, train_tiny_clip
 from clipbias.progress import progress as progress_bar
-from clipbias.zoo.tiny import ZOO_TRAIN, ZooEntry, synthetic_catalog, zoo_entries
+from clipbias.zoo.tiny import (
+    ZOO_TRAIN,
+    UntrainedModelError,
+    ZooEntry,
+    load_synthetic,
+    synthetic_catalog,
+    zoo_entries,
+)
 
-__all__ = ["train_synthetic_zoo", "train_zoo_model"]
+__all__ = ["missing_zoo_models", "train_synthetic_zoo", "train_zoo_model"]
 
 
 def train_zoo_model(entry: ZooEntry, *, force: bool = False) -> TrainedRun:
@@ -20,26 +31,63 @@ def train_zoo_model(entry: ZooEntry, *, force: bool = False) -> TrainedRun:
     return train_tiny_clip(entry.arch, data, train=ZOO_TRAIN, seed=entry.seed, force=force)
 
 
-def train_synthetic_zoo(zoo: str = "default", *, progress: bool = True,
-                        threads: int | None = 1) -> pd.DataFrame:
+def missing_zoo_models(zoo: str = "default") -> list[ZooEntry]:
+    """The entries of zoo profile ``zoo`` whose checkpoints are not in the cache yet."""
+    missing = []
+    for entry in zoo_entries(zoo):
+        try:
+            load_synthetic(entry.model_id)
+        except UntrainedModelError:
+            missing.append(entry)
+    return missing
+
+
+def _train_in_worker(entry: ZooEntry, threads: int | None) -> str:
+    """Worker-process body: train one entry with ``threads`` torch threads; return its id."""
+    if threads is not None:
+        torch.set_num_threads(threads)
+    train_zoo_model(entry)
+    return entry.model_id
+
+
+def train_synthetic_zoo(zoo: str = "default", *, progress: bool = True, threads: int | None = 1,
+                        workers: int | None = None) -> pd.DataFrame:
     """Train the models of zoo profile ``zoo`` (``"default"``: 24, ``"ci"``: 8) that are missing
     and return their catalog rows (:data:`clipbias.zoo.schema.CATALOG_COLUMNS`).
 
-    ``threads`` sets ``torch.set_num_threads`` for the duration (None keeps the current value).
-    The default 1 is deliberate: tiny models gain little from intra-op threads on a quiet CPU
-    and lose several-fold when other processes share it (measured on a 2-core machine), and a
-    fixed thread count keeps training bit-for-bit reproducible. Cached models cost only a
-    metadata read.
+    Models train in ``workers`` processes at once (default: one per CPU core, at most one per
+    missing model), each with ``threads`` torch threads (``None`` keeps torch's default). One
+    thread per process is deliberate: tiny models gain little from intra-op threads and lose
+    several-fold when processes share cores (measured on a 2-core machine), while whole models in
+    parallel scale with the cores; and a fixed thread count keeps every checkpoint bit-for-bit
+    the same as a sequential run's. Cached models cost only a metadata read.
     """
-    entries = zoo_entries(zoo)
-    before = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
-    try:
-        bar = progress_bar(entries, desc=f"synthetic zoo {zoo!r}", unit="model") if progress \
-            else entries
-        for entry in bar:
-            train_zoo_model(entry)
-    finally:
-        torch.set_num_threads(before)
+    missing = missing_zoo_models(zoo)
+    if workers is None:
+        workers = os.cpu_count() or 1
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    workers = min(workers, len(missing))
+    bar = progress_bar(total=len(missing), desc=f"synthetic zoo {zoo!r}", unit="model",
+                       disable=not progress) if missing else None
+    if workers == 1:
+        before = torch.get_num_threads()
+        if threads is not None:
+            torch.set_num_threads(threads)
+        try:
+            for entry in missing:
+                train_zoo_model(entry)
+                bar.update()
+        finally:
+            torch.set_num_threads(before)
+    elif workers > 1:
+        # spawn, not fork: the parent may hold torch's thread pools (and a notebook kernel's).
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            futures = [pool.submit(_train_in_worker, entry, threads) for entry in missing]
+            for future in as_completed(futures):
+                future.result()
+                bar.update()
+    if bar is not None:
+        bar.close()
     return synthetic_catalog(zoo)
