@@ -18,9 +18,25 @@ from clipbias.interventions.train.validation import (
     planted_bias_sweep,
     sweep_summary,
 )
-from clipbias.interventions.train.zoo import train_synthetic_zoo, train_zoo_model
+from clipbias.interventions.train.zoo import (
+    missing_zoo_models,
+    train_synthetic_zoo,
+    train_zoo_model,
+)
 from clipbias.zoo.tiny import ZOO_TRAIN, TrainConfig
 
-__all__ = ["ZOO_TRAIN", "SweepConfig", "TrainConfig", "TrainedRun", "TrainingData", "load_state",
-           "planted_bias_sweep", "sweep_summary", "train_synthetic_zoo", "train_tiny_clip", "train_zoo_model",
-           "zero_shot_accuracy"]
+__all__ = [
+    "ZOO_TRAIN",
+    "SweepConfig",
+    "TrainConfig",
+    "TrainedRun",
+    "TrainingData",
+    "load_state",
+    "missing_zoo_models",
+    "planted_bias_sweep",
+    "sweep_summary",
+    "train_synthetic_zoo",
+    "train_tiny_clip",
+    "train_zoo_model",
+    "zero_shot_accuracy",
+]
