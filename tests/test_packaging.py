@@ -20,7 +20,7 @@ def _name(requirement: str) -> str:
 def _pyproject_requirements() -> set[str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     names = {_name(r) for r in project["dependencies"]}
-    for extra, reqs in project["optional-dependencies"].items():
+    for reqs in project["optional-dependencies"].values():
         names |= {_name(r) for r in reqs if not r.startswith("clipbias")}
     return names
 
