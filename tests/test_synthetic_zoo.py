@@ -6,12 +6,16 @@ import math
 
 import pytest
 
+from clipbias.interventions.train import missing_zoo_models, train_synthetic_zoo
+from clipbias.zoo import tiny
 from clipbias.zoo.schema import CATALOG_COLUMNS
 from clipbias.zoo.tiny import (
     TINY_CONFIGS,
     UntrainedModelError,
+    ZooEntry,
     is_synthetic,
     load_synthetic,
+    read_metadata,
     synthetic_catalog,
     zoo_entries,
 )
@@ -40,7 +44,8 @@ def test_zoo_sizes_and_factors():
         zoo_entries("huge")
 
 
-def test_catalog_has_the_shared_columns_and_nan_scores_when_untrained():
+def test_catalog_has_the_shared_columns_and_nan_scores_when_untrained(monkeypatch, tmp_path):
+    monkeypatch.setenv("CLIPBIAS_CACHE", str(tmp_path))  # an empty cache: nothing trained
     cat = synthetic_catalog("ci")
     assert tuple(cat.columns) == CATALOG_COLUMNS
     assert (cat["source"] == "synthetic").all()
@@ -56,3 +61,19 @@ def test_untrained_model_names_the_training_function():
     assert isinstance(info.value, UntrainedModelError)
     with pytest.raises(ValueError, match="not a synthetic model id"):
         load_synthetic("ViT-B-32/openai")
+
+
+@pytest.mark.slow
+def test_parallel_training_gives_the_sequential_checkpoints(monkeypatch, tmp_path):
+    pair = (ZooEntry("synthetic-vit-s", "fair-s", 0), ZooEntry("synthetic-vit-s", "fair-s", 1))
+    monkeypatch.setitem(tiny.ZOOS, "pair", pair)
+    digests = {}
+    for workers in (2, 1):
+        monkeypatch.setenv("CLIPBIAS_CACHE", str(tmp_path / f"workers-{workers}"))
+        assert missing_zoo_models("pair") == list(pair)
+        cat = train_synthetic_zoo("pair", progress=False, workers=workers)
+        assert missing_zoo_models("pair") == []
+        assert cat["downstream_score"].notna().all()
+        digests[workers] = [read_metadata(e.key())["weights_sha256"] for e in pair]
+    assert digests[2] == digests[1]
+    assert digests[1][0] != digests[1][1]  # different seeds, different models

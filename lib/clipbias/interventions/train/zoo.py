@@ -12,14 +12,7 @@ import torch
 from clipbias.data.synthetic import pretraining_dataset
 from clipbias.interventions.train.loop import TrainedRun, TrainingData, train_tiny_clip
 from clipbias.progress import progress as progress_bar
-from clipbias.zoo.tiny import (
-    ZOO_TRAIN,
-    UntrainedModelError,
-    ZooEntry,
-    load_synthetic,
-    synthetic_catalog,
-    zoo_entries,
-)
+from clipbias.zoo.tiny import ZOO_TRAIN, ZooEntry, read_metadata, synthetic_catalog, zoo_entries
 
 __all__ = ["missing_zoo_models", "train_synthetic_zoo", "train_zoo_model"]
 
@@ -33,13 +26,7 @@ def train_zoo_model(entry: ZooEntry, *, force: bool = False) -> TrainedRun:
 
 def missing_zoo_models(zoo: str = "default") -> list[ZooEntry]:
     """The entries of zoo profile ``zoo`` whose checkpoints are not in the cache yet."""
-    missing = []
-    for entry in zoo_entries(zoo):
-        try:
-            load_synthetic(entry.model_id)
-        except UntrainedModelError:
-            missing.append(entry)
-    return missing
+    return [entry for entry in zoo_entries(zoo) if read_metadata(entry.key()) is None]
 
 
 def _train_in_worker(entry: ZooEntry, threads: int | None) -> str:
