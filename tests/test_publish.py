@@ -229,6 +229,17 @@ def test_execute_notebook_applies_profile_and_overrides(tmp_path: Path) -> None:
     )
     assert out == tmp_path / "out" / "tiny.ipynb"
     assert publish.read_glued(out) == {"double": 42, "label": "b"}
+    tags = [cell.metadata.get("tags", []) for cell in nbformat.read(out, as_version=4).cells]
+    defaults = next(t for t in tags if "parameters" in t)
+    assert "hide-input" in defaults  # the run's values (injected cell) are shown, defaults folded
+    assert any("injected-parameters" in t and "hide-input" not in t for t in tags)
+
+
+def test_defaults_stay_visible_when_nothing_was_injected() -> None:
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]})])
+    assert publish.fold_default_parameters(notebook) is False
+    assert notebook.cells[0].metadata["tags"] == ["parameters"]
 
 
 def test_execute_notebook_checks_parameters_before_running(tmp_path: Path) -> None:

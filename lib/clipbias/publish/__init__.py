@@ -8,7 +8,12 @@ offline charts), :func:`read_glued` (the numbers a notebook printed) and :func:`
 
 from clipbias.publish.build import build_book
 from clipbias.publish.cli import main
-from clipbias.publish.execute import NotebookExecutionError, embed_charts, execute_notebook
+from clipbias.publish.execute import (
+    NotebookExecutionError,
+    embed_charts,
+    execute_notebook,
+    fold_default_parameters,
+)
 from clipbias.publish.glued import read_glued
 from clipbias.publish.profiles import PROFILES, load_profile, parameter_names
 from clipbias.publish.toc import EXECUTED_DIR, NOTEBOOK_DIR, TocNotebook, toc_notebooks
@@ -22,6 +27,7 @@ __all__ = [
     "build_book",
     "embed_charts",
     "execute_notebook",
+    "fold_default_parameters",
     "load_profile",
     "main",
     "parameter_names",

@@ -16,7 +16,13 @@ from clipbias.atomic import atomic_write_text
 from clipbias.publish.profiles import load_profile, parameter_names, profile_path
 from clipbias.viz.offline import VEGALITE_MIME_RE, offline_html, static_png
 
-__all__ = ["KERNEL_NAME", "NotebookExecutionError", "embed_charts", "execute_notebook"]
+__all__ = [
+    "KERNEL_NAME",
+    "NotebookExecutionError",
+    "embed_charts",
+    "execute_notebook",
+    "fold_default_parameters",
+]
 
 #: The Jupyter kernel every study runs in (the environment's own Python).
 KERNEL_NAME = "python3"
@@ -55,6 +61,22 @@ def embed_charts(notebook: nbformat.NotebookNode, *, prefix: str) -> int:
             data["text/html"] = offline_html(spec, element_id=f"{prefix}-{count}")
             data["image/png"] = base64.b64encode(static_png(spec)).decode("ascii")
     return count
+
+
+def fold_default_parameters(notebook: nbformat.NotebookNode) -> bool:
+    """Collapse the ``parameters`` cell (the documented defaults) behind a "show" toggle when
+    papermill injected the values actually used; return whether it did.
+
+    The injected cell (tag ``injected-parameters``) stays visible, so the page shows the
+    parameters of the run first, and the defaults with their comments one click away.
+    """
+    if not any("injected-parameters" in cell.metadata.get("tags", []) for cell in notebook.cells):
+        return False
+    for cell in notebook.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if "parameters" in tags and "hide-input" not in tags:
+            tags.append("hide-input")
+    return True
 
 
 def _resolve_parameters(
@@ -98,7 +120,8 @@ def execute_notebook(
     ``<notebook folder>/profiles/ci.yaml``), a path to a profile ``.yaml``, or ``None`` (the
     notebook's own defaults). ``parameters`` override the profile's values. The notebook runs in
     the ``python3`` kernel with the notebook's folder as working directory; chart outputs are made
-    offline-renderable (:func:`embed_charts`) and the result is written atomically to
+    offline-renderable (:func:`embed_charts`), the defaults cell is folded
+    (:func:`fold_default_parameters`) and the result is written atomically to
     ``<output_dir>/<stem>.ipynb``. A failing cell raises :class:`NotebookExecutionError`.
     """
     source = Path(path)
@@ -125,6 +148,7 @@ def execute_notebook(
             f"{exc.ename}: {exc.evalue}\n{''.join(exc.traceback)}"
         ) from exc
     embed_charts(executed, prefix=f"clipbias-chart-{source.stem}")
+    fold_default_parameters(executed)
     destination = Path(output_dir) / f"{source.stem}.ipynb"
     atomic_write_text(destination, nbformat.writes(executed))
     return destination
