@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
-from clipbias.interventions.train import SweepConfig, TrainConfig, planted_bias_sweep
+from clipbias.interventions.train import TrainConfig
+from clipbias.studies.synthetic_validation import SweepConfig, planted_bias_sweep, sweep_summary
 
 LEVELS = (0.0, 0.25, 0.5, 0.75, 1.0)
 TRAIN = TrainConfig(steps=150)
@@ -62,7 +63,6 @@ def test_max_skew_rises_with_planted_association(sweep):
 
 
 def test_sweep_summary_states_the_same_figures(sweep):
-    from clipbias.interventions.train import sweep_summary
 
     levels, figures = sweep_summary(sweep)
     d = _concept(sweep, "eat_d").groupby("level")["value"].mean()
