@@ -248,3 +248,13 @@ def test_zero_variance_scores_are_refused():
     v = np.ones((3, 4))
     with pytest.raises(ValueError, match="zero variance"):
         effect_size(v, v, np.eye(4)[:2], np.eye(4)[2:])
+
+
+def test_progress_bar_is_shown_only_when_asked(monkeypatch, capsys):
+    monkeypatch.delenv("CLIPBIAS_PROGRESS", raising=False)
+    rng = np.random.default_rng(3)
+    X, Y, A, B = (rng.normal(size=(6, 4)) for _ in range(4))
+    permutation_test(X, Y, A, B, n_permutations=100, exact_threshold=0, progress=False)
+    assert capsys.readouterr().err == ""
+    permutation_test(X, Y, A, B, n_permutations=100, exact_threshold=0)
+    assert "EAT 6+6" in capsys.readouterr().err

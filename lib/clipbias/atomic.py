@@ -62,17 +62,32 @@ def atomic_write_json(dest: str | os.PathLike[str], obj: Any) -> Path:
     return atomic_write_text(dest, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
+def _fsync_tree(root: Path) -> None:
+    """Flush every file under ``root``, then ``root``'s own directory entry, to disk."""
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and not path.is_symlink():
+            with open(path, "rb") as fh:
+                os.fsync(fh.fileno())
+    fd = os.open(root, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 @contextlib.contextmanager
 def atomic_dir(dest: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield an empty temporary folder; rename it to ``dest`` only if the block succeeds.
 
     An existing ``dest`` is replaced (the old one is removed after the new one is in place).
+    Every file in the folder, and the folder itself, is fsynced before the rename.
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
     try:
         yield tmp
+        _fsync_tree(tmp)
         old = None
         if dest.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".old", dir=dest.parent))

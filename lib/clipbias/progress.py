@@ -9,7 +9,7 @@ import os
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bars everywhere: notebook widgets would need ipywidgets
 
 __all__ = ["progress"]
 

@@ -18,7 +18,7 @@ from clipbias.embed.engine import (
     text_source,
     tokenizer_description,
 )
-from clipbias.embed.inputs import describe_transform, image_source, texts_digest
+from clipbias.embed.inputs import ImageSource, describe_transform, image_source, texts_digest
 from clipbias.embed.result import EmbeddingResult
 from clipbias.embed.store import EmbeddingStore, StoreKey
 from clipbias.zoo.schema import LoadedModel
@@ -29,17 +29,25 @@ __all__ = ["cached_embed_images", "cached_embed_texts", "image_key", "text_key"]
 def image_key(model: LoadedModel, images: Sequence[str | Path | Image.Image] | Manifest, *,
               device: str | None = None) -> StoreKey:
     """The store key of ``images`` embedded by ``model`` on ``device`` (default the model's)."""
+    return _image_key(model, image_source(images), device)
+
+
+def _image_key(model: LoadedModel, source: ImageSource, device: str | None) -> StoreKey:
     dev = resolve_device(model, device)
     return StoreKey("image", model.model_id, model.weights_digest,
                     describe_transform(model.preprocess), compute_precision(model, dev),
-                    image_source(images).digest)
+                    source.digest)
 
 
 def text_key(model: LoadedModel, texts: Sequence[str] | Manifest, *,
              templates: Sequence[str] | None = None, device: str | None = None) -> StoreKey:
     """The store key of ``texts`` (with ``templates``) embedded by ``model`` on ``device``."""
+    return _text_key(model, text_source(texts)[0], templates, device)
+
+
+def _text_key(model: LoadedModel, text_list: list[str], templates: Sequence[str] | None,
+              device: str | None) -> StoreKey:
     dev = resolve_device(model, device)
-    text_list, _ = text_source(texts)
     return StoreKey("text", model.model_id, model.weights_digest, tokenizer_description(model),
                     compute_precision(model, dev), texts_digest(text_list, check_templates(templates)))
 
@@ -55,8 +63,8 @@ def cached_embed_images(model: LoadedModel,
     ``meta["computed_shards"]`` says how many.
     """
     store = store if store is not None else EmbeddingStore()
-    source = image_source(images)
-    key = image_key(model, images, device=device)
+    source = image_source(images)  # read once: the key and the computation share it
+    key = _image_key(model, source, device)
 
     def compute(positions):
         return iter_image_embeddings(model, source, positions, batch_size=batch_size,
@@ -72,8 +80,8 @@ def cached_embed_texts(model: LoadedModel, texts: Sequence[str] | Manifest, *,
                        device: str | None = None, progress: bool = True) -> EmbeddingResult:
     """:func:`~clipbias.embed.embed_texts` through ``store``; output (n, d) as there."""
     store = store if store is not None else EmbeddingStore()
-    text_list, ids = text_source(texts)
-    key = text_key(model, texts, templates=templates, device=device)
+    text_list, ids = text_source(texts)  # read once: the key and the computation share it
+    key = _text_key(model, text_list, templates, device)
 
     def compute(positions):
         return iter_text_embeddings(model, text_list, positions, templates=templates,

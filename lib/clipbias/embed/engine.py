@@ -37,14 +37,18 @@ __all__ = ["check_templates", "compute_precision", "embed_dim", "embed_images", 
 
 def resolve_device(model: LoadedModel, device: str | torch.device | None) -> torch.device:
     """The device to run on: ``device`` if given, else the model's; moves the network there
-    (in place, as ``nn.Module.to`` does)."""
+    (in place, as ``nn.Module.to`` does) and records it in ``model.device``. ``"cuda"`` without
+    an index means the CUDA device the network is already on, if any."""
     dev = torch.device(device if device is not None else model.device)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {str(dev)!r} requested but CUDA is not available")
     param = next(model.model.parameters(), None)
-    if param is not None and param.device != dev and not (
-            dev.type == "cuda" and dev.index is None and param.device.type == "cuda"):
+    if param is not None and dev.type == "cuda" and dev.index is None \
+            and param.device.type == "cuda":
+        dev = param.device
+    if param is not None and param.device != dev:
         model.model.to(dev)
+    model.device = str(dev)
     return dev
 
 

@@ -364,7 +364,11 @@ class EmbeddingStore:
 
         for pattern in (".*.tmp", ".*.old"):
             for path in self.root.rglob(pattern):
-                if now - path.stat().st_mtime > temp_older_than_s:
+                try:
+                    age = now - path.stat().st_mtime
+                except FileNotFoundError:  # a running writer renamed it into place meanwhile
+                    continue
+                if age > temp_older_than_s:
                     remove(path, _size(path), "temporary file of an interrupted write")
         table = self.ls().sort_values("last_used")
         keep = []

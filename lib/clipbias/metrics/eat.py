@@ -197,7 +197,7 @@ def p_from_counts(counts: np.ndarray, n_scored: int, exact: bool
 
 def _test_scores(scores: torch.Tensor, n_x: int, *, ddof: int, n_permutations: int,
                  exact_threshold: int, alternative: Alternative, seed: int,
-                 device: torch.device | str, memory_budget: int) -> EATResult:
+                 device: torch.device | str, memory_budget: int, progress: bool) -> EATResult:
     """Effect size and permutation p of one score vector whose first ``n_x`` items are side X."""
     check_options(n_permutations=n_permutations, exact_threshold=exact_threshold,
                   alternative=alternative, seed=seed)
@@ -206,7 +206,8 @@ def _test_scores(scores: torch.Tensor, n_x: int, *, ddof: int, n_permutations: i
     tally = count_exceedances(scores[:, None].to(device), n_x, alternative=alternative,
                               n_permutations=int(n_permutations),
                               exact_threshold=int(exact_threshold), seed=int(seed),
-                              memory_budget=memory_budget, desc=f"EAT {n_x}+{n - n_x}")
+                              memory_budget=memory_budget, desc=f"EAT {n_x}+{n - n_x}",
+                              progress_bar=progress)
     p, se = p_from_counts(tally.counts, tally.n_partitions, tally.exact)
     return EATResult(effect_size=d, statistic=float(scores[:n_x].sum()), p_value=float(p[0]),
                      exact=tally.exact, n_permutations=tally.n_partitions,
@@ -217,8 +218,8 @@ def _test_scores(scores: torch.Tensor, n_x: int, *, ddof: int, n_permutations: i
 def permutation_test(X: Embeddings, Y: Embeddings, A: Embeddings, B: Embeddings, *,
                      n_permutations: int = 1_000_000, exact_threshold: int = 1_000_000,
                      alternative: Alternative = "greater", seed: int = 0, ddof: int = 1,
-                     device: torch.device | str = "cpu", memory_budget: int = 2**30
-                     ) -> EATResult:
+                     device: torch.device | str = "cpu", memory_budget: int = 2**30,
+                     progress: bool = True) -> EATResult:
     """EAT effect size with its permutation p-value.
 
     Statistic of a partition ``(X_i, Y_i)`` of ``X u Y`` with ``|X_i| = |X|``:
@@ -229,18 +230,19 @@ def permutation_test(X: Embeddings, Y: Embeddings, A: Embeddings, B: Embeddings,
     ``t_i <= t_0`` ("less"), ``|t_i - mu| >= |t_0 - mu|`` with ``mu = |X| mean_{X u Y} s``
     the permutation mean ("two-sided"). Ties are decided exactly (scores on a 2**-F grid, see
     :mod:`clipbias.metrics.permutations`). X (n_x, dim), Y (n_y, dim), A (n_a, dim), B (n_b, dim).
+    ``progress`` shows a bar over partition blocks.
     """
     scores, n_x = eat_scores(X, Y, A, B)
     return _test_scores(scores, n_x, ddof=ddof, n_permutations=n_permutations,
                         exact_threshold=exact_threshold, alternative=alternative, seed=seed,
-                        device=device, memory_budget=memory_budget)
+                        device=device, memory_budget=memory_budget, progress=progress)
 
 
 def sc_permutation_test(W: Embeddings, A: Embeddings, B: Embeddings, *,
                         n_permutations: int = 1_000_000, exact_threshold: int = 1_000_000,
                         alternative: Alternative = "greater", seed: int = 0, ddof: int = 1,
-                        device: torch.device | str = "cpu", memory_budget: int = 2**30
-                        ) -> EATResult:
+                        device: torch.device | str = "cpu", memory_budget: int = 2**30,
+                        progress: bool = True) -> EATResult:
     """SC-EAT effect size (:func:`sc_effect_size`) with its permutation p-value.
 
     Partitions of the attribute stimuli ``A u B`` into sides of sizes ``|A|`` and ``|B|``;
@@ -250,4 +252,4 @@ def sc_permutation_test(W: Embeddings, A: Embeddings, B: Embeddings, *,
     scores, n_a = sc_eat_scores(W, A, B)
     return _test_scores(scores, n_a, ddof=ddof, n_permutations=n_permutations,
                         exact_threshold=exact_threshold, alternative=alternative, seed=seed,
-                        device=device, memory_budget=memory_budget)
+                        device=device, memory_budget=memory_budget, progress=progress)

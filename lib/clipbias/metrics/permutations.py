@@ -181,8 +181,8 @@ def _column_slices(n_rows: int, m: int, budget: int) -> list[slice]:
 
 def count_exceedances(scores: torch.Tensor, k: int, *, alternative: Alternative,
                       n_permutations: int, exact_threshold: int, seed: int,
-                      memory_budget: int = 2**30, desc: str = "permutations"
-                      ) -> PartitionCounts:
+                      memory_budget: int = 2**30, desc: str = "permutations",
+                      progress_bar: bool = True) -> PartitionCounts:
     """Count partitions at least as extreme as the observed one, for every column at once.
 
     ``scores`` (n, m): per-item scores of m tests that share the split sizes; the observed
@@ -195,6 +195,7 @@ def count_exceedances(scores: torch.Tensor, k: int, *, alternative: Alternative,
     ``n_permutations`` random ones (:func:`sampled_partition_blocks`). Work happens on
     ``scores.device`` with no host synchronisation inside the loop; ``memory_budget`` (bytes)
     bounds the statistic block, the indicator block holds at most 2**26 float64.
+    ``progress_bar`` shows a bar over blocks (labelled ``desc``).
     """
     if alternative not in ALTERNATIVES:
         raise ValueError(f"alternative must be one of {ALTERNATIVES}, got {alternative!r}")
@@ -212,7 +213,8 @@ def count_exceedances(scores: torch.Tensor, k: int, *, alternative: Alternative,
     rows = block_rows(n)
     slices = _column_slices(min(rows, n_scored), m, memory_budget)
     counts = torch.zeros(m, dtype=torch.int64, device=device)
-    bar = progress(desc=desc, total=math.ceil(n_scored / rows), unit="block")
+    bar = progress(desc=desc, total=math.ceil(n_scored / rows), unit="block",
+                   disable=not progress_bar)
     for block in blocks:
         for cols in slices:
             stat = block @ quantised[:, cols]

@@ -77,7 +77,8 @@ def _measure(model, config: SweepConfig, specs, retrieval) -> list[dict]:
     rows = []
     for spec in specs:
         x, y, a, b = (_embed(model, s, cache) for s in (spec.x, spec.y, spec.a, spec.b))
-        res = permutation_test(x, y, a, b, n_permutations=config.n_permutations, seed=0)
+        res = permutation_test(x, y, a, b, n_permutations=config.n_permutations, seed=0,
+                               progress=False)
         rows.append({"metric": "eat_d", "test": spec.test, "category": spec.category,
                      "order": spec.order, "value": res.effect_size})
         rows.append({"metric": "eat_p", "test": spec.test, "category": spec.category,

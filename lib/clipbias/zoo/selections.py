@@ -27,6 +27,7 @@ from importlib import resources
 
 import pandas as pd
 
+from clipbias.zoo import tiny
 from clipbias.zoo.catalog import catalog, weight_source, with_param_counts
 from clipbias.zoo.scaling_laws import scaling_law_checkpoints
 
@@ -193,14 +194,8 @@ def select(selection: str | Sequence[str]) -> list[str]:
 
 
 def is_synthetic_id(model_id: str) -> bool:
-    """Whether ``model_id`` names a synthetic model (False when the synthetic zoo is absent)."""
-    try:
-        from clipbias.zoo.tiny import is_synthetic
-    except ModuleNotFoundError as exc:
-        if exc.name != "clipbias.zoo.tiny":
-            raise
-        return False
-    return is_synthetic(model_id)
+    """Whether ``model_id`` names a synthetic model (see :func:`clipbias.zoo.tiny.is_synthetic`)."""
+    return tiny.is_synthetic(model_id)
 
 
 def selection_table(selection: str | Sequence[str]) -> pd.DataFrame:

@@ -82,7 +82,7 @@ def register_tiny_configs() -> None:
     folder = cache_dir("synthetic", "model_configs")
     for name, cfg in TINY_CONFIGS.items():
         path = folder / f"{name}.json"
-        text = json.dumps(cfg, indent=2, sort_keys=True)
+        text = json.dumps(cfg, indent=2, sort_keys=True, default=str) + "\n"  # as written below
         if not path.is_file() or path.read_text() != text:
             atomic_write_json(path, cfg)
     open_clip.add_model_config(folder)

@@ -37,6 +37,34 @@ def _train_in_worker(entry: ZooEntry, threads: int | None) -> str:
     return entry.model_id
 
 
+def _train_here(entries: list[ZooEntry], threads: int | None, bar) -> None:
+    """Train ``entries`` one after another in this process with ``threads`` torch threads."""
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        for entry in entries:
+            train_zoo_model(entry)
+            bar.update()
+    finally:
+        torch.set_num_threads(before)
+
+
+def _train_in_processes(entries: list[ZooEntry], threads: int | None, workers: int, bar) -> None:
+    """Train ``entries`` in ``workers`` spawned processes; the first failure cancels the rest."""
+    # spawn, not fork: the parent may hold torch's thread pools (and a notebook kernel's).
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = [pool.submit(_train_in_worker, entry, threads) for entry in entries]
+        try:
+            for future in as_completed(futures):
+                future.result()
+                bar.update()
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+
+
 def train_synthetic_zoo(zoo: str = "default", *, progress: bool = True, threads: int | None = 1,
                         workers: int | None = None) -> pd.DataFrame:
     """Train the models of zoo profile ``zoo`` (``"default"``: 24, ``"ci"``: 8) that are missing
@@ -56,25 +84,12 @@ def train_synthetic_zoo(zoo: str = "default", *, progress: bool = True, threads:
         raise ValueError(f"workers must be at least 1, got {workers}")
     workers = min(workers, len(missing))
     bar = progress_bar(total=len(missing), desc=f"synthetic zoo {zoo!r}", unit="model",
-                       disable=not progress) if missing else None
-    if workers == 1:
-        before = torch.get_num_threads()
-        if threads is not None:
-            torch.set_num_threads(threads)
-        try:
-            for entry in missing:
-                train_zoo_model(entry)
-                bar.update()
-        finally:
-            torch.set_num_threads(before)
-    elif workers > 1:
-        # spawn, not fork: the parent may hold torch's thread pools (and a notebook kernel's).
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            futures = [pool.submit(_train_in_worker, entry, threads) for entry in missing]
-            for future in as_completed(futures):
-                future.result()
-                bar.update()
-    if bar is not None:
+                       disable=not progress)
+    try:
+        if workers == 1:
+            _train_here(missing, threads, bar)
+        elif workers > 1:
+            _train_in_processes(missing, threads, workers, bar)
+    finally:
         bar.close()
     return synthetic_catalog(zoo)
