@@ -1,29 +1,50 @@
-"""The layer rule of DESIGN.md: inside clipbias, imports only point down.
+"""The layer rule: inside clipbias, imports only point down.
 
-Levels, bottom to top: shared helpers (paths, atomic, progress); data; zoo; embed; metrics and
-interventions; viz and studies; publish (the book tooling). A module may import its own
-subpackage and any lower level, never a level beside or above it. Imports inside functions
-count too.
+The levels live in one place, the table between ``<!-- layers:begin -->`` and
+``<!-- layers:end -->`` in ``CONTRIBUTING.md`` at the repository root; this test reads them from
+there. A module may import its own subpackage and any lower level, never a level beside or above
+it. Imports inside functions count too.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
 
-LIB = Path(__file__).resolve().parents[1] / "lib" / "clipbias"
+ROOT = Path(__file__).resolve().parents[1]
+LIB = ROOT / "lib" / "clipbias"
+CONTRIBUTING = ROOT / "CONTRIBUTING.md"
 
-LEVELS: dict[str, int] = {
-    "paths": 0, "atomic": 0, "progress": 0,
-    "data": 1,
-    "zoo": 2,
-    "embed": 3,
-    "metrics": 4, "interventions": 4,
-    "viz": 5, "studies": 5,
-    "publish": 6,
-}
+
+def read_levels(text: str) -> dict[str, int]:
+    """Unit -> level from the markdown table between the ``layers`` markers of ``text``.
+
+    Each row reads ``| level | `unit`, `unit` | description |``; raises ``ValueError`` when the
+    markers or the rows are missing or a unit is listed twice.
+    """
+    match = re.search(r"<!-- layers:begin -->(.*?)<!-- layers:end -->", text, re.S)
+    if match is None:
+        raise ValueError("CONTRIBUTING.md has no <!-- layers:begin --> ... <!-- layers:end --> "
+                         "table; restore it (tests/test_layers.py reads the levels from it)")
+    levels: dict[str, int] = {}
+    for line in match.group(1).splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) < 2 or not cells[0].isdigit():
+            continue
+        for unit in re.findall(r"`([A-Za-z_][A-Za-z0-9_]*)`", cells[1]):
+            if unit in levels:
+                raise ValueError(f"unit {unit!r} is listed twice in the layer table")
+            levels[unit] = int(cells[0])
+    if not levels:
+        raise ValueError("the layer table in CONTRIBUTING.md has no rows of the form "
+                         "| level | `unit`, ... | description |")
+    return levels
+
+
+LEVELS = read_levels(CONTRIBUTING.read_text())
 
 
 def _unit(module_parts: tuple[str, ...]) -> str:
@@ -51,9 +72,26 @@ MODULES = sorted(p for p in LIB.rglob("*.py")
                  if p.relative_to(LIB).parts[0] not in ("__init__.py", "__main__.py"))
 
 
+def test_table_reader_rejects_a_missing_table() -> None:
+    with pytest.raises(ValueError, match="layers:begin"):
+        read_levels("# no table here\n")
+
+
+def test_table_reader_reads_rows() -> None:
+    text = ("<!-- layers:begin -->\n| level | units | what |\n|---|---|---|\n"
+            "| 0 | `paths`, `checks` | helpers |\n| 4 | `metrics` | kernels |\n"
+            "<!-- layers:end -->\n")
+    assert read_levels(text) == {"paths": 0, "checks": 0, "metrics": 4}
+
+
+def test_interventions_sit_above_metrics() -> None:
+    assert LEVELS["interventions"] > LEVELS["metrics"]
+
+
 def test_every_unit_has_a_level() -> None:
     units = {_unit(p.relative_to(LIB).parts) for p in MODULES}
-    assert units <= set(LEVELS), f"add {sorted(units - set(LEVELS))} to LEVELS"
+    assert units <= set(LEVELS), (f"add {sorted(units - set(LEVELS))} to the layer table in "
+                                  "CONTRIBUTING.md")
 
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(LIB)))
