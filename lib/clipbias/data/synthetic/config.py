@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = ["CONCEPTS", "CONTEXTS", "GROUPS", "Concept", "Context", "Group", "WorldConfig",
            "stereotyped_group"]
@@ -86,19 +86,32 @@ CONTEXTS: tuple[Context, ...] = (
 class WorldConfig:
     """Knobs of a synthetic image-caption world (see the module docstring for the formulas)."""
 
-    size: int = 8000                    # number of image-caption pairs
-    image_size: int = 32                # image side in pixels (square; a multiple of 16)
-    n_groups: int = 2                   # number of groups (2 or 3)
-    n_concepts: int = 8                 # number of concepts (a multiple of n_groups, at most 12)
-    n_contexts: int = 4                 # number of background contexts (at least n_groups, at most 4)
-    association: float = 0.5            # planted group-concept association s in [0, 1]
-    group_imbalance: float = 0.0        # over-representation of group 0 in [0, 1)
-    context_correlation: float = 0.0    # planted group-context correlation r in [0, 1]
-    figures_per_scene: int = 1          # figures drawn side by side in every scene (1 to 3)
-    group_mention: float = 0.5          # probability that a caption names a figure's group
-    context_mention: float = 0.3        # probability that a caption names the context
-    caption_noise: float = 0.0          # probability that a caption names a wrong concept
-    pixel_noise: float = 6.0            # standard deviation of Gaussian pixel noise (0-255 scale)
+    size: int = field(default=8000, metadata={
+        "doc": "Number of image-caption pairs."})
+    image_size: int = field(default=32, metadata={
+        "doc": "Image side in pixels (square; a multiple of 16)."})
+    n_groups: int = field(default=2, metadata={
+        "doc": "Number of groups (2 or 3)."})
+    n_concepts: int = field(default=8, metadata={
+        "doc": "Number of concepts (a multiple of n_groups, at most 12)."})
+    n_contexts: int = field(default=4, metadata={
+        "doc": "Number of background contexts (at least n_groups, at most 4)."})
+    association: float = field(default=0.5, metadata={
+        "doc": "Planted group-concept association s in [0, 1]."})
+    group_imbalance: float = field(default=0.0, metadata={
+        "doc": "Over-representation of group 0 in [0, 1)."})
+    context_correlation: float = field(default=0.0, metadata={
+        "doc": "Planted group-context correlation r in [0, 1]."})
+    figures_per_scene: int = field(default=1, metadata={
+        "doc": "Figures drawn side by side in every scene (1 to 3)."})
+    group_mention: float = field(default=0.5, metadata={
+        "doc": "Probability that a caption names a figure's group."})
+    context_mention: float = field(default=0.3, metadata={
+        "doc": "Probability that a caption names the context."})
+    caption_noise: float = field(default=0.0, metadata={
+        "doc": "Probability that a caption names a wrong concept."})
+    pixel_noise: float = field(default=6.0, metadata={
+        "doc": "Standard deviation of Gaussian pixel noise (0-255 scale)."})
 
     def __post_init__(self) -> None:
         checks = [
