@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from clipbias.checks import check_int
+
 __all__ = [
     "CHUNK_ELEMENTS",
     "ArrayLike",
@@ -64,12 +66,7 @@ def encode_labels(labels: ArrayLike, n: int, name: str) -> tuple[np.ndarray, np.
 
 def check_k(k: int, n_items: int) -> None:
     """Raise ``ValueError`` unless ``k`` is an integer with ``1 <= k <= n_items``."""
-    if isinstance(k, bool) or not isinstance(k, int | np.integer):
-        raise ValueError(f"k must be an integer, got {k!r}")
-    if k < 1:
-        raise ValueError(f"k must be at least 1, got {k}")
-    if k > n_items:
-        raise ValueError(f"k={k} is larger than the number of items ({n_items})")
+    check_int(k, "k", low=1, high=n_items, what="the number of items")
 
 
 def row_chunks(n_rows: int, row_cost: int) -> Iterator[slice]:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from clipbias.checks import check_int
 from clipbias.metrics._arrays import (
     ArrayLike,
     as_matrix,
@@ -50,9 +51,7 @@ def zero_shot_correct(similarity: ArrayLike, labels: ArrayLike, *, k: int = 1) -
     """
     sim = as_matrix(similarity, "similarity")
     n_images, n_classes = sim.shape
-    if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= k <= n_classes:
-        raise ValueError(f"k must be an integer in [1, {n_classes}] (the number of classes), "
-                         f"got {k!r}")
+    check_int(k, "k", low=1, high=n_classes, what="the number of classes")
     y = to_numpy(labels)
     if y.ndim != 1 or y.shape[0] != n_images:
         raise ValueError(f"labels must have shape ({n_images},), got {y.shape}")
@@ -80,8 +79,7 @@ def zero_shot_accuracy(similarity: ArrayLike, labels: ArrayLike, *, k: int = 1) 
 
 
 def _column(sim: torch.Tensor, j: int, name: str) -> torch.Tensor:
-    if isinstance(j, bool) or not isinstance(j, int | np.integer) or not 0 <= j < sim.shape[1]:
-        raise ValueError(f"{name} must be a column index in [0, {sim.shape[1]}), got {j!r}")
+    check_int(j, name, low=0, high=sim.shape[1] - 1, what="a column index")
     return sim[:, j]
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from clipbias.checks import check_int
 from clipbias.metrics.permutations import ALTERNATIVES, Alternative, count_exceedances
 
 __all__ = [
@@ -169,16 +170,9 @@ def check_options(*, n_permutations: int, exact_threshold: int, alternative: str
     """Raise a ValueError naming the first invalid permutation-test option."""
     if alternative not in ALTERNATIVES:
         raise ValueError(f"alternative must be one of {ALTERNATIVES}, got {alternative!r}")
-    if isinstance(n_permutations, bool) or not isinstance(n_permutations, int | np.integer):
-        raise ValueError(f"n_permutations must be an integer, got {n_permutations!r}")
-    if n_permutations < 1:
-        raise ValueError(f"n_permutations must be at least 1, got {n_permutations}")
-    if isinstance(exact_threshold, bool) or not isinstance(exact_threshold, int | np.integer):
-        raise ValueError(f"exact_threshold must be an integer, got {exact_threshold!r}")
-    if exact_threshold < 0:
-        raise ValueError(f"exact_threshold must be non-negative, got {exact_threshold}")
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    check_int(n_permutations, "n_permutations", low=1)
+    check_int(exact_threshold, "exact_threshold", low=0)
+    check_int(seed, "seed", low=0)
 
 
 def p_from_counts(counts: np.ndarray, n_scored: int, exact: bool

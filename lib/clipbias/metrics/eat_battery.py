@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from clipbias.checks import check_int
 from clipbias.metrics.eat import (
     Embeddings,
     check_dims,
@@ -105,9 +106,7 @@ def run_eat_battery(records: Iterable[EATRecord | Mapping], *,
     """
     check_options(n_permutations=n_permutations, exact_threshold=exact_threshold,
                   alternative=alternative, seed=seed)
-    if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, int | np.integer) \
-            or n_bootstrap < 0:
-        raise ValueError(f"n_bootstrap must be a non-negative integer, got {n_bootstrap!r}")
+    check_int(n_bootstrap, "n_bootstrap", low=0)
     if n_bootstrap:
         check_bootstrap_options(n_bootstrap=n_bootstrap, confidence_level=confidence_level,
                                 seed=seed)

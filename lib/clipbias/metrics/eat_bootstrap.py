@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from clipbias.checks import check_int
 from clipbias.metrics.eat import Embeddings, check_dims, unit_rows
 
 __all__ = ["bootstrap_effect_size", "bootstrap_interval", "check_bootstrap_options"]
@@ -21,13 +22,10 @@ def _counts(draws: torch.Tensor, size: int) -> torch.Tensor:
 
 def check_bootstrap_options(*, n_bootstrap: int, confidence_level: float, seed: int) -> None:
     """Raise a ValueError naming the first invalid bootstrap option."""
-    if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, int | np.integer) \
-            or n_bootstrap < 1:
-        raise ValueError(f"n_bootstrap must be a positive integer, got {n_bootstrap!r}")
+    check_int(n_bootstrap, "n_bootstrap", low=1)
     if not 0.0 < confidence_level < 1.0:
         raise ValueError(f"confidence_level must lie in (0, 1), got {confidence_level!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    check_int(seed, "seed", low=0)
 
 
 def bootstrap_effect_size(X: Embeddings, Y: Embeddings, A: Embeddings, B: Embeddings, *,

@@ -49,7 +49,7 @@ def _ranked_groups(sim: torch.Tensor, codes: torch.Tensor, k: int) -> Iterator[t
         yield codes[top_k(sim[rows], k)]
 
 
-def top_k_indices(similarity: ArrayLike, k: int) -> np.ndarray:
+def top_k_indices(similarity: ArrayLike, *, k: int) -> np.ndarray:
     """Ranked item indices of the top ``k`` items of each query.
 
     Ranking: descending similarity, ties broken by the lower item index, exactly ``k`` items.
@@ -86,7 +86,7 @@ def _prepare(similarity: ArrayLike, groups: ArrayLike, k: int, target: str):
 
 
 def skew_at_k(
-    similarity: ArrayLike, groups: ArrayLike, k: int, *, target: Target = "uniform"
+    similarity: ArrayLike, groups: ArrayLike, *, k: int, target: Target = "uniform"
 ) -> np.ndarray:
     """Skew@k of every group for every query.
 
@@ -115,7 +115,7 @@ def skew_at_k(
 
 
 def max_skew_at_k(
-    similarity: ArrayLike, groups: ArrayLike, k: int, *, target: Target = "uniform"
+    similarity: ArrayLike, groups: ArrayLike, *, k: int, target: Target = "uniform"
 ) -> np.ndarray:
     """MaxSkew@k = max over groups l of ln(p_l / q_l) (see :func:`skew_at_k`).
 
@@ -128,11 +128,11 @@ def max_skew_at_k(
     Returns:
         float64 array (n_queries,); 0 is perfectly balanced, larger is more skewed.
     """
-    return skew_at_k(similarity, groups, k, target=target).max(axis=1)
+    return skew_at_k(similarity, groups, k=k, target=target).max(axis=1)
 
 
 def min_skew_at_k(
-    similarity: ArrayLike, groups: ArrayLike, k: int, *, target: Target = "uniform"
+    similarity: ArrayLike, groups: ArrayLike, *, k: int, target: Target = "uniform"
 ) -> np.ndarray:
     """MinSkew@k = min over groups l of ln(p_l / q_l) (see :func:`skew_at_k`).
 
@@ -145,11 +145,11 @@ def min_skew_at_k(
     Returns:
         float64 array (n_queries,); 0 is balanced, more negative means a group is under-served.
     """
-    return skew_at_k(similarity, groups, k, target=target).min(axis=1)
+    return skew_at_k(similarity, groups, k=k, target=target).min(axis=1)
 
 
 def ndkl_at_k(
-    similarity: ArrayLike, groups: ArrayLike, k: int, *, target: Target = "uniform"
+    similarity: ArrayLike, groups: ArrayLike, *, k: int, target: Target = "uniform"
 ) -> np.ndarray:
     """Normalised discounted cumulative KL divergence of the ranked list from the target.
 
@@ -210,7 +210,7 @@ def _hits(sim: torch.Tensor, relevant: ArrayLike, k: int) -> torch.Tensor:
     raise ValueError(f"relevant must be 1-D item indices or a 2-D mask, got {rel.ndim}-D")
 
 
-def recall_at_k(similarity: ArrayLike, relevant: ArrayLike, k: int) -> np.ndarray:
+def recall_at_k(similarity: ArrayLike, relevant: ArrayLike, *, k: int) -> np.ndarray:
     """Per-query recall@k in the image-text retrieval sense: 1 if any relevant item is in the top k.
 
     R@k of a query set is the mean of the returned array.
@@ -244,7 +244,7 @@ class GroupRecallKL:
 
 
 def recall_kl_at_k(
-    similarity: ArrayLike, relevant: ArrayLike, query_groups: ArrayLike, k: int
+    similarity: ArrayLike, relevant: ArrayLike, query_groups: ArrayLike, *, k: int
 ) -> GroupRecallKL:
     """KL divergence of per-group recall@k from the uniform distribution (demographic disparity).
 
@@ -280,7 +280,7 @@ def recall_kl_at_k(
 
 
 def bias_at_k(
-    similarity: ArrayLike, groups: ArrayLike, k: int, *, positive: Any, negative: Any
+    similarity: ArrayLike, groups: ArrayLike, *, k: int, positive: Any, negative: Any
 ) -> np.ndarray:
     """Bias@k: normalised difference between two groups' counts in the top k of each query.
 

@@ -15,6 +15,7 @@ from typing import Literal
 import numpy as np
 import torch
 
+from clipbias.checks import check_int
 from clipbias.metrics._arrays import ArrayLike, row_chunks, top_k
 
 __all__ = [
@@ -145,8 +146,7 @@ def linear_cka(x: ArrayLike, y: ArrayLike, *, debiased: bool = False) -> float:
 
 def _knn(x: torch.Tensor, k: int, index: int) -> torch.Tensor:
     n = x.shape[0]
-    if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= k <= n - 1:
-        raise ValueError(f"k must be an integer in [1, {n - 1}] (inputs minus self), got {k!r}")
+    check_int(k, "k", low=1, high=n - 1, what="inputs minus self")
     norms = torch.linalg.vector_norm(x, dim=1, keepdim=True)
     if (norms == 0).any():
         raise ValueError(f"representation {index} has zero-norm rows: cosine is undefined")

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from clipbias.checks import check_int
 from clipbias.metrics.multiplicity import benjamini_hochberg, holm
 
 __all__ = [
@@ -193,8 +194,7 @@ def correlation(
     if ci == "fisher":
         low, high = fisher_z_interval(r, n, method=method, confidence=confidence)
     else:
-        if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, int) or n_bootstrap < 1:
-            raise ValueError(f"n_bootstrap must be a positive integer, got {n_bootstrap!r}")
+        n_bootstrap = check_int(n_bootstrap, "n_bootstrap", low=1)
         alpha = 1.0 - confidence
         boot = _bootstrap_estimates(xv, yv, method, n_bootstrap, seed)
         boot = boot[np.isfinite(boot)]

@@ -87,7 +87,7 @@ def _measure(model, config: SweepConfig, specs, retrieval) -> list[dict]:
     images = embed_images(model, manifest, progress=False).embeddings
     prompts = concept_prompts(world.config)
     texts = embed_texts(model, prompts, progress=False).embeddings
-    skew = max_skew_at_k(texts @ images.T, world.groups[:, 0], config.k)
+    skew = max_skew_at_k(texts @ images.T, world.groups[:, 0], k=config.k)
     rows += [{"metric": "max_skew", "test": prompt, "category": "Concept", "order": "text-image",
               "value": float(v)} for prompt, v in zip(prompts, skew, strict=True)]
     return rows
