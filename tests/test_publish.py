@@ -1,16 +1,14 @@
-"""Unit tests of the book pipeline (clipbias.publish) and of its placeholder study."""
+"""Unit tests of the book pipeline (clipbias.publish)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import nbformat
-import numpy as np
 import pytest
 
 from clipbias import publish
 from clipbias.publish import profiles as profiles_mod
-from clipbias.studies import pipeline_check
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -301,47 +299,3 @@ def test_main_refuses_to_build_with_unexecuted_notebooks(tmp_path: Path, capsys)
 def test_build_book_needs_a_book_root(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="not a book root"):
         publish.build_book(tmp_path)
-
-
-# --- the placeholder study -----------------------------------------------------------------
-
-
-def test_pipeline_check_recovers_the_planted_association() -> None:
-    result = pipeline_check.run(seed=3, n=4000, dim=256, shift=0.5)
-    means = result.summary.set_index("group")["mean"]
-    assert abs(means["neutral"]) < 0.01
-    assert means["planted"] == pytest.approx(result.expected_planted, abs=0.01)
-    assert result.gap == pytest.approx(means["planted"] - means["neutral"])
-    row = result.summary.set_index("group").loc["planted"]
-    assert row["ci_low"] < row["mean"] < row["ci_high"]
-    assert len(result.similarities) == 8000
-    assert np.all(np.abs(result.similarities["cosine"]) <= 1 + 1e-12)
-
-
-def test_pipeline_check_is_reproducible_and_seeded() -> None:
-    a = pipeline_check.run(seed=1, n=50, dim=8)
-    b = pipeline_check.run(seed=1, n=50, dim=8)
-    c = pipeline_check.run(seed=2, n=50, dim=8)
-    assert a.similarities.equals(b.similarities)
-    assert not a.similarities.equals(c.similarities)
-
-
-def test_pipeline_check_without_shift_has_no_gap() -> None:
-    result = pipeline_check.run(seed=0, n=4000, dim=128, shift=0.0)
-    assert result.expected_planted == 0.0
-    assert abs(result.gap) < 0.01
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "message"),
-    [({"n": 1}, "n must be"), ({"dim": 1}, "dim must be"), ({"shift": -0.1}, "shift must be")],
-)
-def test_pipeline_check_validates_parameters(kwargs: dict, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        pipeline_check.run(**kwargs)
-
-
-def test_expected_cosine_formula() -> None:
-    assert pipeline_check.expected_cosine(0.75) == pytest.approx(0.6)
-    with pytest.raises(ValueError):
-        pipeline_check.expected_cosine(-1.0)
