@@ -9,7 +9,10 @@ Where the weights come from:
 - ``checkpoint=``: any local state-dict file (``.pt``/``.bin`` read with
   ``torch.load(weights_only=True)``, or ``.safetensors``) for the id's architecture; the tag is
   then a free label (e.g. ``"ViT-B-32/my-finetune"``), and a known pretrained tag keeps its
-  preprocessing and activation;
+  preprocessing and activation. An architecture of your own is an open_clip model-config JSON
+  (``<ARCH>.json``): register it with ``open_clip.add_model_config(path)``, or name its file or
+  folder in the environment variable ``CLIPBIAS_MODEL_CONFIGS`` (several joined by ``os.pathsep``),
+  which reaches processes such as papermill kernels;
 - synthetic ids: ``clipbias.zoo.tiny.load_synthetic``.
 
 ``weights_digest`` is ``"sha256:<hex>"`` of the weights file. For files in the Hugging Face cache
@@ -88,6 +91,22 @@ def _validate(precision: str, device: str) -> None:
         torch.device(device)
     except (RuntimeError, TypeError) as exc:
         raise ValueError(f"invalid device {device!r}: {exc}") from exc
+
+
+_ENV_CONFIGS: set[Path] = set()
+
+
+def _register_env_configs() -> None:
+    """Register (once each) the model configs that ``CLIPBIAS_MODEL_CONFIGS`` names."""
+    for entry in filter(None, os.environ.get("CLIPBIAS_MODEL_CONFIGS", "").split(os.pathsep)):
+        path = Path(entry).resolve()
+        if path in _ENV_CONFIGS:
+            continue
+        if not path.exists():
+            raise FileNotFoundError(f"CLIPBIAS_MODEL_CONFIGS names {entry}, which does not exist; "
+                                    "it lists open_clip model-config JSON files or folders")
+        open_clip.add_model_config(path)
+        _ENV_CONFIGS.add(path)
 
 
 def _split(model_id: str) -> tuple[str, str]:
@@ -187,7 +206,10 @@ def load(model_id: str, *, device: str = "cpu", precision: str = "fp32",
         path = Path(checkpoint)
         if not path.is_file():
             raise FileNotFoundError(f"checkpoint file not found: {path}")
-        resolve_model_id(arch, known=open_clip.list_models(), what="open_clip architecture")
+        _register_env_configs()
+        resolve_model_id(arch, known=open_clip.list_models(),
+                         what="open_clip architecture (for your own, register its config JSON "
+                              "with open_clip.add_model_config or CLIPBIAS_MODEL_CONFIGS)")
         return _build(model_id, arch, tag, path, device=device, precision=precision)
     table = catalog(include_synthetic=False, params=False).set_index("model_id")
     resolve_model_id(model_id, known=table.index.tolist())
