@@ -267,3 +267,18 @@ def test_command_line_fetch_list_and_manual(server, tmp_path, monkeypatch, capsy
     listing = capsys.readouterr().out
     assert "ieat" in listing and "fairface" in listing
     assert Path(tmp_path / "ieat" / MARKER).is_file()
+
+
+def test_command_line_trust_unverified_prints_the_computed_sha256(server, tmp_path, capsys):
+    archive, _ = _payload("ieat")
+    digest = _serve(server, "ieat", archive)
+    assert get_source("ieat").sha256 is None  # nothing pinned: the user must trust or pin
+    args = ["--data-root", str(tmp_path), "--mirror", server.base]
+    assert main(["fetch", "ieat", *args, "--trust-unverified"]) == 0
+    out = capsys.readouterr().out
+    assert f"sha256 {digest}" in out and f"--sha256 {digest}" in out
+    marker = json.loads((tmp_path / get_source("ieat").dest / MARKER).read_text())
+    assert marker["sha256"] == digest and marker["verified"] is False
+    # a verified fetch has nothing to pin and says nothing about an unverified hash
+    assert main(["fetch", "ieat", *args, "--sha256", digest, "--force"]) == 0
+    assert "unverified" not in capsys.readouterr().out

@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import http.client
+import json
 import os
 import re
 import shutil
@@ -330,5 +331,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"{args.name}: fetched into {dest}")
     if not source.sha256 and not args.sha256:
-        print(f"unverified download; its sha256 is recorded in {dest / MARKER}")
+        digest = json.loads((dest / MARKER).read_text(encoding="utf-8"))["sha256"]
+        print(f"unverified download: sha256 {digest} (recorded in {dest / MARKER}); "
+              f"pin it with --sha256 {digest}")
     return 0
