@@ -6,17 +6,38 @@ object's shape and colour. The background is a *context* (colour and texture). T
 :class:`WorldConfig` plant the associations a bias metric should recover:
 
 - ``association``: ``P(concept | group) = (1 - s) * uniform(all concepts)
-  + s * uniform(concepts stereotyped for the group)``, with ``s = association``. Concept ``i`` is
-  stereotyped for group ``i mod n_groups``. ``s = 0`` is no bias, ``s = 1`` is total.
+  + s * uniform(concepts stereotyped for the group)``, with ``s = association``. ``s = 0`` is no
+  bias, ``s = 1`` is total.
 - ``group_imbalance``: ``P(group 0) = 1/n + imbalance * (1 - 1/n)``, the rest shared equally.
-- ``context_correlation``: ``P(context | group g) = (1 - r) * uniform + r * [context = g]``.
+- ``context_correlation``: ``P(context | group g) = (1 - r) * uniform + r * [context = c(g)]``.
+
+Which concepts are stereotyped for which group, and which context ``c(g)`` goes with group ``g``,
+is the *assignment*. With ``assignment_seed = None`` (the default) concept ``i`` is stereotyped
+for group ``i mod n_groups`` and ``c(g) = g``; an integer seed draws a balanced assignment instead
+(every group gets ``n_concepts / n_groups`` concepts and its own context), so a zoo can
+counterbalance the appearance of concept objects against the groups' appearance (see
+:mod:`clipbias.data.synthetic.confounds`). The assignment belongs to the data, never to a
+training seed.
+
+Scene kinds (all off by default, so default worlds are the ones of generator version 1):
+``neutral_share`` of scenes show no figure, only the concept object(s) on the context (group
+``-1``); ``object_free_share`` of figures hold no object and have no concept (concept ``-1``);
+each remaining object is drawn with probability ``object_visibility`` (the figure keeps its
+concept and its caption names it, so concept evidence in the image can be weak).
+
+Knobs added after generator version 1 enter :meth:`WorldConfig.to_dict` (and so every cache key
+derived from it) only when set away from their default: older worlds keep their identity.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
+import zlib
 from dataclasses import dataclass, field
+
+import numpy as np
 
 __all__ = ["CONCEPTS", "CONTEXTS", "GROUPS", "Concept", "Context", "Group", "WorldConfig",
            "stereotyped_group"]
@@ -57,7 +78,7 @@ GROUPS: tuple[Group, ...] = (
     Group("violet", (145, 70, 200), "diamond"),
 )
 
-#: Concepts, in order; concept ``i`` is stereotyped for group ``i mod n_groups``.
+#: Concepts, in order; by default concept ``i`` is stereotyped for group ``i mod n_groups``.
 CONCEPTS: tuple[Concept, ...] = (
     Concept("chef", "circle", (215, 30, 30)),
     Concept("pilot", "triangle", (40, 60, 225)),
@@ -73,7 +94,7 @@ CONCEPTS: tuple[Concept, ...] = (
     Concept("dancer", "bar", (40, 175, 45)),
 )
 
-#: Background contexts, in order; context ``g`` is the one correlated with group ``g``.
+#: Background contexts, in order; by default context ``g`` is the one correlated with group ``g``.
 CONTEXTS: tuple[Context, ...] = (
     Context("kitchen", (196, 184, 160), "checker", (170, 160, 140)),
     Context("park", (150, 185, 215), "horizon", (105, 145, 90)),
@@ -112,6 +133,18 @@ class WorldConfig:
         "doc": "Probability that a caption names a wrong concept."})
     pixel_noise: float = field(default=6.0, metadata={
         "doc": "Standard deviation of Gaussian pixel noise (0-255 scale)."})
+    assignment_seed: int | None = field(default=None, metadata={
+        "doc": "Seed of the concept-group and context-group assignment (None: concept i goes "
+               "with group i mod n_groups, context g with group g)."})
+    neutral_share: float = field(default=0.0, metadata={
+        "doc": "Share of scenes with no figure, only the concept object(s) on the context."})
+    object_free_share: float = field(default=0.0, metadata={
+        "doc": "Probability that a figure holds no object and has no concept."})
+    object_visibility: float = field(default=1.0, metadata={
+        "doc": "Probability that a figure's concept object is drawn (its caption names it "
+               "either way)."})
+    synonyms: int = field(default=1, metadata={
+        "doc": "Words per group, concept and context that captions draw from (1 to 3)."})
 
     def __post_init__(self) -> None:
         checks = [
@@ -140,6 +173,17 @@ class WorldConfig:
             (0.0 <= self.caption_noise <= 1.0,
              f"caption_noise must be in [0, 1], got {self.caption_noise}"),
             (self.pixel_noise >= 0.0, f"pixel_noise must be >= 0, got {self.pixel_noise}"),
+            (self.assignment_seed is None
+             or (isinstance(self.assignment_seed, int | np.integer)
+                 and not isinstance(self.assignment_seed, bool) and self.assignment_seed >= 0),
+             f"assignment_seed must be None or an integer >= 0, got {self.assignment_seed!r}"),
+            (0.0 <= self.neutral_share <= 1.0,
+             f"neutral_share must be in [0, 1], got {self.neutral_share}"),
+            (0.0 <= self.object_free_share <= 1.0,
+             f"object_free_share must be in [0, 1], got {self.object_free_share}"),
+            (0.0 <= self.object_visibility <= 1.0,
+             f"object_visibility must be in [0, 1], got {self.object_visibility}"),
+            (1 <= self.synonyms <= 3, f"synonyms must be 1, 2 or 3, got {self.synonyms}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -160,9 +204,31 @@ class WorldConfig:
         """The contexts of this world."""
         return CONTEXTS[: self.n_contexts]
 
+    @property
+    def concept_groups(self) -> tuple[int, ...]:
+        """The group each concept is stereotyped for (one entry per concept), per the
+        assignment."""
+        return _assignment(self.assignment_seed, self.n_groups, self.n_concepts,
+                           self.n_contexts)[0]
+
+    @property
+    def group_contexts(self) -> tuple[int, ...]:
+        """The context ``c(g)`` correlated with each group (one entry per group), per the
+        assignment."""
+        return _assignment(self.assignment_seed, self.n_groups, self.n_concepts,
+                           self.n_contexts)[1]
+
+    def stereotyped_concepts(self, group: int) -> tuple[int, ...]:
+        """The concepts stereotyped for ``group``, in increasing order."""
+        if not 0 <= group < self.n_groups:
+            raise ValueError(f"group must be in [0, {self.n_groups}), got {group}")
+        return tuple(c for c, g in enumerate(self.concept_groups) if g == group)
+
     def to_dict(self) -> dict:
-        """The knobs as a plain dict (JSON-serialisable)."""
-        return dataclasses.asdict(self)
+        """The knobs as a plain dict (JSON-serialisable). Knobs added after generator version 1
+        appear only when set away from their default, so cache keys of older worlds hold."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if f.name in _V1_KNOBS or getattr(self, f.name) != f.default}
 
     def to_json(self) -> str:
         """Canonical JSON of the knobs (sorted keys): the world's identity for hashing."""
@@ -173,6 +239,33 @@ class WorldConfig:
         return dataclasses.replace(self, **changes)
 
 
-def stereotyped_group(concept: int, n_groups: int) -> int:
-    """The group a concept is stereotyped for: ``concept mod n_groups``."""
-    return concept % n_groups
+#: The knobs of generator version 1: always part of :meth:`WorldConfig.to_dict`.
+_V1_KNOBS = frozenset({
+    "size", "image_size", "n_groups", "n_concepts", "n_contexts", "association",
+    "group_imbalance", "context_correlation", "figures_per_scene", "group_mention",
+    "context_mention", "caption_noise", "pixel_noise"})
+
+
+@functools.lru_cache(maxsize=64)
+def _assignment(seed: int | None, n_groups: int, n_concepts: int, n_contexts: int
+                ) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(group of each concept, context of each group). ``None``: ``i mod n_groups`` and ``g``.
+    A seed draws a uniform random permutation ``p`` of the concepts and gives concept ``p[j]`` to
+    group ``j mod n_groups`` (balanced), and the first ``n_groups`` contexts of another
+    permutation to the groups in order."""
+    if seed is None:
+        return (tuple(i % n_groups for i in range(n_concepts)), tuple(range(n_groups)))
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), zlib.crc32(b"assignment")]))
+    order = rng.permutation(n_concepts)
+    groups = np.empty(n_concepts, dtype=np.int64)
+    groups[order] = np.arange(n_concepts) % n_groups
+    contexts = rng.permutation(n_contexts)[:n_groups]
+    return tuple(int(g) for g in groups), tuple(int(x) for x in contexts)
+
+
+def stereotyped_group(concept: int, *, config: WorldConfig) -> int:
+    """The group concept ``concept`` is stereotyped for under ``config``'s assignment
+    (``concept mod n_groups`` when ``assignment_seed`` is None)."""
+    if not 0 <= concept < config.n_concepts:
+        raise ValueError(f"concept must be in [0, {config.n_concepts}), got {concept}")
+    return config.concept_groups[concept]

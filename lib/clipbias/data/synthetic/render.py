@@ -2,8 +2,11 @@
 
 Geometry is laid out on a 32-unit grid and scaled to ``image_size``. A scene with ``f`` figures
 splits the width into ``f`` slots; each figure is a head (group shape), a body (group colour) and
-a held object (concept shape and colour) to the body's right. Positions and colours jitter per
-item; Gaussian pixel noise is added last. Everything is drawn for a whole batch at once with
+a held object (concept shape and colour) to the body's right. A slot with group ``-1`` draws no
+figure (only its object, where the figure would hold it); a slot with concept ``-1``, or whose
+``shown`` flag is false, draws no object. Positions and colours jitter per item and are drawn
+whether or not a part is painted, so hiding a part changes no other pixel's random draws;
+Gaussian pixel noise is added last. Everything is drawn for a whole batch at once with
 boolean masks of shape ``(n, H, W)``.
 """
 
@@ -91,7 +94,7 @@ def _backgrounds(contexts: np.ndarray, config: WorldConfig, rng: np.random.Gener
 
 
 def _render_chunk(groups: np.ndarray, concepts: np.ndarray, contexts: np.ndarray,
-                  config: WorldConfig, rng: np.random.Generator
+                  shown: np.ndarray, config: WorldConfig, rng: np.random.Generator
                   ) -> tuple[np.ndarray, np.ndarray]:
     """Render one chunk; returns images ``(n, H, W, 3)`` uint8 and boxes ``(n, f, 4)`` int."""
     n, f = groups.shape
@@ -115,24 +118,32 @@ def _render_chunk(groups: np.ndarray, concepts: np.ndarray, contexts: np.ndarray
         head_cy = top + 3.2 * s
         body_top, body_bottom = head_cy + 4.4 * s, head_cy + 17.0 * s
         half_w = 3.6 * s
-        g = groups[:, j]
+        figure = groups[:, j] >= 0
+        drawn = shown[:, j] & (concepts[:, j] >= 0)
+        g = np.maximum(groups[:, j], 0)
         colour = group_colour[g] + rng.normal(0.0, 10.0, size=(n, 3)).astype(np.float32)
         body = ((np.abs(xx - cx[:, None, None]) <= half_w)
                 & (yy >= body_top[:, None, None]) & (yy <= body_bottom[:, None, None]))
+        body &= figure[:, None, None]
         _paint(canvas, body, colour)
         head = _by_kind(head_kind[g], _HEADS, xx - cx[:, None, None],
                         yy - head_cy[:, None, None], head_r[:, None, None])
-        _paint(canvas, head, colour)
+        _paint(canvas, head & figure[:, None, None], colour)
         obj_r = np.full(n, 4.2 * s, dtype=np.float32)
         ox = cx + half_w + obj_r + 0.5 * s
         oy = body_top + 4.5 * s + rng.uniform(-1.0, 1.0, n) * s
-        c = concepts[:, j]
+        c = np.maximum(concepts[:, j], 0)
         obj = _by_kind(obj_kind[c], SHAPES, xx - ox[:, None, None], yy - oy[:, None, None],
                        obj_r[:, None, None])
-        _paint(canvas, obj, obj_colour[c] + rng.normal(0.0, 6.0, size=(n, 3)).astype(np.float32))
-        x0, y0 = cx - half_w, top
-        x1, y1 = ox + obj_r * 1.3, body_bottom
-        boxes[:, j] = np.stack([np.floor(x0), np.floor(y0), np.ceil(x1), np.ceil(y1)], axis=1)
+        _paint(canvas, obj & drawn[:, None, None],
+               obj_colour[c] + rng.normal(0.0, 6.0, size=(n, 3)).astype(np.float32))
+        # the box spans what is drawn: figure and object, either alone, or nothing (all zero)
+        x0 = np.where(figure, cx - half_w, ox - obj_r * 1.3)
+        y0 = np.where(figure, top, oy - obj_r * 1.3)
+        x1 = np.where(drawn, ox + obj_r * 1.3, cx + half_w)
+        y1 = np.where(figure, body_bottom, oy + obj_r * 1.3)
+        box = np.stack([np.floor(x0), np.floor(y0), np.ceil(x1), np.ceil(y1)], axis=1)
+        boxes[:, j] = np.where((figure | drawn)[:, None], box, 0)
     if config.pixel_noise > 0:
         canvas += rng.normal(0.0, config.pixel_noise, size=canvas.shape).astype(np.float32)
     np.clip(boxes, 0, size, out=boxes)
@@ -140,23 +151,29 @@ def _render_chunk(groups: np.ndarray, concepts: np.ndarray, contexts: np.ndarray
 
 
 def render_scenes(groups: np.ndarray, concepts: np.ndarray, contexts: np.ndarray, *,
-                  config: WorldConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+                  config: WorldConfig, rng: np.random.Generator,
+                  shown: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Draw scenes with the given ground truth.
 
-    ``groups`` and ``concepts`` are int arrays ``(n, f)`` (one column per figure, left to right),
-    ``contexts`` is ``(n,)``. Returns ``images`` uint8 ``(n, H, W, 3)`` and ``boxes`` int
-    ``(n, f, 4)`` as ``[x0, y0, x1, y1]`` pixel boxes around each figure and its object.
-    Deterministic given ``rng``'s state.
+    ``groups`` and ``concepts`` are int arrays ``(n, f)`` (one column per figure, left to right;
+    group ``-1``: no figure in that slot, concept ``-1``: no object), ``contexts`` is ``(n,)``,
+    ``shown`` a bool ``(n, f)`` (default all true): whether each object is drawn. Returns
+    ``images`` uint8 ``(n, H, W, 3)`` and ``boxes`` int ``(n, f, 4)`` as ``[x0, y0, x1, y1]``
+    pixel boxes around what is drawn of each slot (all zero when nothing is). Deterministic given
+    ``rng``'s state.
     """
     groups, concepts = np.asarray(groups), np.asarray(concepts)
     contexts = np.asarray(contexts)
     if groups.ndim != 2 or groups.shape != concepts.shape or contexts.shape != groups.shape[:1]:
         raise ValueError(f"groups and concepts must be (n, f) and contexts (n,); got "
                          f"{groups.shape}, {concepts.shape}, {contexts.shape}")
-    if groups.size and (groups.min() < 0 or groups.max() >= config.n_groups):
-        raise ValueError(f"group ids must be in [0, {config.n_groups})")
-    if concepts.size and (concepts.min() < 0 or concepts.max() >= config.n_concepts):
-        raise ValueError(f"concept ids must be in [0, {config.n_concepts})")
+    shown = np.ones(groups.shape, dtype=bool) if shown is None else np.asarray(shown, dtype=bool)
+    if shown.shape != groups.shape:
+        raise ValueError(f"shown must be (n, f) like groups {groups.shape}, got {shown.shape}")
+    if groups.size and (groups.min() < -1 or groups.max() >= config.n_groups):
+        raise ValueError(f"group ids must be in [0, {config.n_groups}) or -1 (no figure)")
+    if concepts.size and (concepts.min() < -1 or concepts.max() >= config.n_concepts):
+        raise ValueError(f"concept ids must be in [0, {config.n_concepts}) or -1 (no object)")
     if contexts.size and (contexts.min() < 0 or contexts.max() >= config.n_contexts):
         raise ValueError(f"context ids must be in [0, {config.n_contexts})")
     n, f = groups.shape
@@ -166,5 +183,6 @@ def render_scenes(groups: np.ndarray, concepts: np.ndarray, contexts: np.ndarray
     for start in range(0, n, _CHUNK):
         stop = min(start + _CHUNK, n)
         images[start:stop], boxes[start:stop] = _render_chunk(
-            groups[start:stop], concepts[start:stop], contexts[start:stop], config, rng)
+            groups[start:stop], concepts[start:stop], contexts[start:stop], shown[start:stop],
+            config, rng)
     return images, boxes
