@@ -34,7 +34,8 @@ def main() -> None:
 
     from clipbias.data.synthetic import PRETRAINING_DATASETS, generate_world
     from clipbias.interventions.train import train_synthetic_zoo
-    from clipbias.zoo.tiny import read_metadata, zoo_entries
+    from clipbias.zoo.synthetic.checkpoints import read_metadata
+    from clipbias.zoo.synthetic.zoos import zoo_entries
 
     record: dict = {"machine": platform.processor() or platform.machine(),
                     "cpus": os.cpu_count(), "threads": args.threads,

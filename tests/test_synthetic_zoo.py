@@ -7,18 +7,13 @@ import math
 import pytest
 
 from clipbias.interventions.train import missing_zoo_models, train_synthetic_zoo
-from clipbias.zoo import tiny
 from clipbias.zoo.schema import CATALOG_COLUMNS
-from clipbias.zoo.tiny import (
-    TINY_CONFIGS,
-    UntrainedModelError,
-    ZooEntry,
-    is_synthetic,
-    load_synthetic,
-    read_metadata,
-    synthetic_catalog,
-    zoo_entries,
-)
+from clipbias.zoo.synthetic import zoos
+from clipbias.zoo.synthetic.architectures import TINY_CONFIGS
+from clipbias.zoo.synthetic.catalog import synthetic_catalog
+from clipbias.zoo.synthetic.checkpoints import read_metadata
+from clipbias.zoo.synthetic.ids import UntrainedModelError, is_synthetic, load_synthetic
+from clipbias.zoo.synthetic.zoos import ZooEntry, zoo_entries
 
 
 @pytest.mark.parametrize("model_id,expected", [
@@ -66,7 +61,7 @@ def test_untrained_model_names_the_training_function():
 @pytest.mark.slow
 def test_parallel_training_gives_the_sequential_checkpoints(monkeypatch, tmp_path):
     pair = (ZooEntry("synthetic-vit-s", "fair-s", 0), ZooEntry("synthetic-vit-s", "fair-s", 1))
-    monkeypatch.setitem(tiny.ZOOS, "pair", pair)
+    monkeypatch.setitem(zoos.ZOOS, "pair", pair)
     digests = {}
     for workers in (2, 1):
         monkeypatch.setenv("CLIPBIAS_CACHE", str(tmp_path / f"workers-{workers}"))
@@ -77,3 +72,26 @@ def test_parallel_training_gives_the_sequential_checkpoints(monkeypatch, tmp_pat
         digests[workers] = [read_metadata(e.key())["weights_sha256"] for e in pair]
     assert digests[2] == digests[1]
     assert digests[1][0] != digests[1][1]  # different seeds, different models
+
+
+@pytest.mark.parametrize("arch", ["synthetic-vit-s", "synthetic-rn-s"])
+def test_catalog_param_counts_match_open_clips_own_towers(arch, monkeypatch, tmp_path):
+    """The one parameter count (zoo.params) against open_clip's own split of a tiny model: the
+    custom-text CLIP keeps the text tower as ``model.text``, the image tower as ``model.visual``."""
+    import open_clip
+    import torch
+
+    from clipbias.zoo.synthetic.architectures import register_tiny_configs
+
+    monkeypatch.setenv("CLIPBIAS_CACHE", str(tmp_path))
+    register_tiny_configs()
+    row = synthetic_catalog("ci").set_index("arch").loc[arch].iloc[0]
+    model = open_clip.create_model(arch, force_custom_text=True)
+
+    def count(module: torch.nn.Module) -> float:
+        return float(sum(p.numel() for p in module.parameters()))
+
+    assert row["params_text"] == count(model.text)
+    assert row["params_image"] == count(model.visual)
+    assert row["params_total"] == count(model)  # text + image + the logit scale
+    assert row["params_total"] == row["params_text"] + row["params_image"] + 1

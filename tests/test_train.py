@@ -15,7 +15,8 @@ from clipbias.interventions.train import (
     train_tiny_clip,
     zero_shot_accuracy,
 )
-from clipbias.zoo.tiny import checkpoint_dir, load_synthetic
+from clipbias.zoo.synthetic.checkpoints import checkpoint_dir
+from clipbias.zoo.synthetic.ids import load_synthetic
 
 FAST = TrainConfig(steps=6, batch_size=16, warmup=2, eval_size=32)
 WORLD = WorldConfig(size=200)

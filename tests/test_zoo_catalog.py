@@ -161,16 +161,18 @@ def test_quickgelu_configs_share_counts(vit_counts):
     assert vit_counts.at["ViT-L-14", "params_total"] > vit_counts.at["ViT-B-32", "params_total"]
 
 
-def test_synthetic_rows_are_appended_from_tiny(real_catalog, monkeypatch):
-    from clipbias.zoo import tiny
+def test_synthetic_rows_are_appended_from_the_synthetic_zoo(real_catalog, monkeypatch):
+    import importlib
+
+    tables = importlib.import_module("clipbias.zoo.catalog")
 
     fake = real_catalog.iloc[:1].copy()
     fake["model_id"], fake["arch"], fake["source"] = "fake-arch/s0", "fake-arch", "synthetic"
-    monkeypatch.setattr(tiny, "synthetic_catalog", lambda: fake)
+    monkeypatch.setattr(tables, "synthetic_catalog", lambda: fake)
     full = catalog(include_synthetic=True, params=False)
     assert full["model_id"].iloc[-1] == "fake-arch/s0"
     assert len(full) == len(real_catalog) + 1
-    monkeypatch.setattr(tiny, "synthetic_catalog", lambda: fake.drop(columns="alias_of"))
+    monkeypatch.setattr(tables, "synthetic_catalog", lambda: fake.drop(columns="alias_of"))
     with pytest.raises(ValueError, match="alias_of"):
         catalog(include_synthetic=True, params=False)
 

@@ -133,12 +133,13 @@ def test_file_digest_reads_hugging_face_blob_names(tmp_path):
     assert file_digest(tmp_path / "plain.bin") == f"sha256:{sha}"
 
 
-def test_synthetic_ids_delegate_to_tiny(monkeypatch, tmp_path):
-    from clipbias.zoo import tiny
+def test_synthetic_ids_delegate_to_the_synthetic_zoo(monkeypatch, tmp_path):
+    import importlib
 
+    loader = importlib.import_module("clipbias.zoo.load")
     calls = []
-    monkeypatch.setattr(tiny, "is_synthetic", lambda model_id: model_id.startswith("tiny-"))
-    monkeypatch.setattr(tiny, "load_synthetic",
+    monkeypatch.setattr(loader, "is_synthetic", lambda model_id: model_id.startswith("tiny-"))
+    monkeypatch.setattr(loader, "load_synthetic",
                         lambda model_id, **kw: calls.append((model_id, kw)) or "loaded")
     assert load("tiny-a/x_s0", precision="bf16") == "loaded"
     assert calls == [("tiny-a/x_s0", {"device": "cpu", "precision": "bf16"})]

@@ -74,14 +74,15 @@ def test_unknown_ids_name_the_closest(monkeypatch):
     assert "paper_131" in SELECTIONS
 
 
-def test_synthetic_selection_and_ids_delegate_to_tiny(monkeypatch):
+def test_synthetic_selection_and_ids_delegate_to_the_synthetic_zoo(monkeypatch):
+    import importlib
+
     import pandas as pd
 
-    from clipbias.zoo import tiny
-
-    monkeypatch.setattr(tiny, "synthetic_catalog",
+    selections = importlib.import_module("clipbias.zoo.selections")
+    monkeypatch.setattr(selections, "synthetic_catalog",
                         lambda: pd.DataFrame({"model_id": ["tiny-a/x_s0", "tiny-b/x_s0"]}))
-    monkeypatch.setattr(tiny, "is_synthetic", lambda model_id: model_id.startswith("tiny-"))
+    monkeypatch.setattr(selections, "is_synthetic", lambda model_id: model_id.startswith("tiny-"))
     assert select("synthetic") == ["tiny-a/x_s0", "tiny-b/x_s0"]
     assert select(["tiny-z/run-0123", "RN50/openai"]) == ["tiny-z/run-0123", "RN50/openai"]
 

@@ -27,6 +27,7 @@ from clipbias.embed.cached import cached_embed_images, cached_embed_texts
 from clipbias.embed.engine import check_templates, text_source
 from clipbias.embed.result import EmbeddingResult
 from clipbias.embed.store import EmbeddingStore, StoreKey
+from clipbias.zoo.load import load
 from clipbias.zoo.schema import LoadedModel
 
 __all__ = ["EXECUTORS", "TextSet", "ZooRun", "embed_model_inputs", "run_zoo"]
@@ -64,12 +65,6 @@ def _item_ids(value: Manifest | TextSet) -> list[str]:
     if isinstance(value, Manifest):
         return list(value.table["item_id"].astype(str))
     return [str(i) for i in range(len(value.texts))]
-
-
-def _default_loader() -> Loader:
-    from clipbias.zoo import load  # lazy: the zoo layer imports open_clip's catalogue
-
-    return load
 
 
 @dataclass
@@ -166,7 +161,7 @@ def run_zoo(model_ids: Sequence[str], inputs: Mapping[str, ZooInput], *,
         raise ValueError("inputs is empty")
     prepared = {str(name): _as_input(str(name), value) for name, value in inputs.items()}
     store = store if store is not None else EmbeddingStore()
-    loader = loader if loader is not None else _default_loader()
+    loader = loader if loader is not None else load
     options = {"loader": loader, "store_root": str(store.root), "shard_size": store.shard_size,
                "device": device, "precision": precision, "batch_size": batch_size,
                "num_workers": num_workers}

@@ -4,7 +4,7 @@ Rows come from three sources, in this order:
 
 1. ``open_clip``: every ``open_clip.list_pretrained()`` pair of the installed open_clip;
 2. ``scaling_laws``: the 29 checkpoints of Cherti et al. (2023) (:mod:`.scaling_laws`);
-3. ``synthetic``: the tiny models trained on the synthetic world (``clipbias.zoo.tiny``).
+3. ``synthetic``: the tiny models trained on the synthetic world (``clipbias.zoo.synthetic``).
 
 ``alias_of`` marks the same weights listed under another name (quickgelu twins such as
 ``ViT-B-32-quickgelu/openai`` and ``ViT-B-32/openai``, ``ViT-SO400M-14-SigLIP-378/webli`` and
@@ -27,6 +27,7 @@ from clipbias.zoo.families import arch_family, dataset_family, pretraining_datas
 from clipbias.zoo.params import param_counts
 from clipbias.zoo.scaling_laws import scaling_law_checkpoints
 from clipbias.zoo.schema import CATALOG_COLUMNS
+from clipbias.zoo.synthetic.catalog import synthetic_catalog
 
 __all__ = [
     "catalog",
@@ -135,8 +136,6 @@ def _scaling_law_rows() -> pd.DataFrame:
 
 
 def _synthetic_rows() -> pd.DataFrame:
-    from clipbias.zoo.tiny import synthetic_catalog
-
     table = synthetic_catalog()
     missing = [c for c in CATALOG_COLUMNS if c not in table.columns]
     if missing:
@@ -195,7 +194,7 @@ def catalog(*, include_synthetic: bool = True, params: bool = True) -> pd.DataFr
     Parameter counts are computed from configs on first use (under a minute; cached, see
     :mod:`clipbias.zoo.params`); ``params=False`` leaves them NaN, for fast id lookups.
     ``include_synthetic=False`` leaves out the synthetic models (listed by
-    ``clipbias.zoo.tiny``).
+    ``clipbias.zoo.synthetic``).
     """
     return _assemble(with_params=params, include_synthetic=include_synthetic)
 

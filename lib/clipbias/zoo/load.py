@@ -13,7 +13,7 @@ Where the weights come from:
   (``<ARCH>.json``): register it with ``open_clip.add_model_config(path)``, or name its file or
   folder in the environment variable ``CLIPBIAS_MODEL_CONFIGS`` (several joined by ``os.pathsep``),
   which reaches processes such as papermill kernels;
-- synthetic ids: ``clipbias.zoo.tiny.load_synthetic``.
+- synthetic ids: ``clipbias.zoo.synthetic.ids.load_synthetic``.
 
 ``weights_digest`` is ``"sha256:<hex>"`` of the weights file. For files in the Hugging Face cache
 it is read from the cache itself (large files are stored under their sha256, so nothing is
@@ -42,7 +42,8 @@ from clipbias.zoo.scaling_laws import (
     scaling_law_checkpoints,
 )
 from clipbias.zoo.schema import LoadedModel
-from clipbias.zoo.selections import UnknownModelError, is_synthetic_id, resolve_model_id
+from clipbias.zoo.selections import UnknownModelError, resolve_model_id
+from clipbias.zoo.synthetic.ids import is_synthetic, load_synthetic
 
 __all__ = [
     "PRECISIONS",
@@ -194,12 +195,10 @@ def load(model_id: str, *, device: str = "cpu", precision: str = "fp32",
     machine, and :class:`CheckpointError` for a file that does not fit the architecture.
     """
     _validate(precision, device)
-    if is_synthetic_id(model_id):
+    if is_synthetic(model_id):
         if checkpoint is not None:
             raise ValueError(f"{model_id} is a synthetic model; checkpoint= is not supported "
                              "for synthetic ids (they load from the synthetic model store)")
-        from clipbias.zoo.tiny import load_synthetic
-
         return load_synthetic(model_id, device=device, precision=precision)
     arch, tag = _split(model_id)
     if checkpoint is not None:

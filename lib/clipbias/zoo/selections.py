@@ -27,15 +27,15 @@ from importlib import resources
 
 import pandas as pd
 
-from clipbias.zoo import tiny
 from clipbias.zoo.catalog import catalog, weight_source, with_param_counts
 from clipbias.zoo.scaling_laws import scaling_law_checkpoints
+from clipbias.zoo.synthetic.catalog import synthetic_catalog
+from clipbias.zoo.synthetic.ids import is_synthetic
 
 __all__ = [
     "PAPER_MODEL_COUNT",
     "SELECTIONS",
     "UnknownModelError",
-    "is_synthetic_id",
     "paper_131_family_counts",
     "paper_131_report",
     "resolve_model_id",
@@ -146,8 +146,6 @@ def paper_131_family_counts() -> pd.DataFrame:
 
 def _named(selection: str) -> list[str]:
     if selection == "synthetic":
-        from clipbias.zoo.tiny import synthetic_catalog
-
         return synthetic_catalog()["model_id"].tolist()
     table = catalog(include_synthetic=False, params=False)
     if selection == "all":
@@ -188,14 +186,9 @@ def select(selection: str | Sequence[str]) -> list[str]:
         raise ValueError(f"model ids listed more than once: {repeated}")
     real = catalog(include_synthetic=False, params=False)["model_id"].tolist()
     for model_id in ids:
-        if model_id not in real and not is_synthetic_id(model_id):
+        if model_id not in real and not is_synthetic(model_id):
             resolve_model_id(model_id, known=real)
     return ids
-
-
-def is_synthetic_id(model_id: str) -> bool:
-    """Whether ``model_id`` names a synthetic model (see :func:`clipbias.zoo.tiny.is_synthetic`)."""
-    return tiny.is_synthetic(model_id)
 
 
 def selection_table(selection: str | Sequence[str]) -> pd.DataFrame:
@@ -204,6 +197,6 @@ def selection_table(selection: str | Sequence[str]) -> pd.DataFrame:
     Synthetic rows are listed only when the selection holds synthetic ids.
     """
     ids = select(selection)
-    synthetic = any(is_synthetic_id(model_id) for model_id in ids)
+    synthetic = any(is_synthetic(model_id) for model_id in ids)
     table = catalog(include_synthetic=synthetic, params=False).set_index("model_id")
     return with_param_counts(table.loc[ids].reset_index())

@@ -18,7 +18,7 @@ from clipbias.interventions.train.zoo import (
     train_synthetic_zoo,
     train_zoo_model,
 )
-from clipbias.zoo.tiny import ZOO_TRAIN, TrainConfig
+from clipbias.zoo.train_config import ZOO_TRAIN, TrainConfig
 
 __all__ = [
     "ZOO_TRAIN",

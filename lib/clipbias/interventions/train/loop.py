@@ -35,17 +35,15 @@ from clipbias.data.synthetic import (
     generate_world,
 )
 from clipbias.progress import progress as progress_bar
-from clipbias.zoo.tiny import (
-    ZOO_TRAIN,
-    TrainConfig,
+from clipbias.zoo.synthetic.architectures import create_tiny_model, register_tiny_configs
+from clipbias.zoo.synthetic.checkpoints import (
     checkpoint_dir,
     checkpoint_key,
-    create_tiny_model,
     data_key,
-    load_synthetic,
     read_metadata,
-    register_tiny_configs,
 )
+from clipbias.zoo.synthetic.ids import load_synthetic
+from clipbias.zoo.train_config import ZOO_TRAIN, TrainConfig
 
 __all__ = ["TrainedRun", "TrainingData", "train_tiny_clip", "zero_shot_accuracy"]
 
@@ -75,7 +73,7 @@ class TrainingData:
                 raise ValueError("weights must be finite, non-negative and not all zero")
 
     def key(self) -> str:
-        """Hash of knobs, world seed and weights (see :func:`clipbias.zoo.tiny.data_key`)."""
+        """Hash of knobs, world seed and weights (see :func:`clipbias.zoo.synthetic.checkpoints.data_key`)."""
         digest = None
         if self.weights is not None:
             w = np.ascontiguousarray(self.weights, dtype=np.float64)
@@ -206,7 +204,7 @@ def train_tiny_clip(arch: str, data: TrainingData, *, train: TrainConfig = ZOO_T
     ``logit_scale * I T^T`` of L2-normalised image features I and text features T.
 
     Args:
-        arch: a registered synthetic architecture (:data:`clipbias.zoo.tiny.TINY_CONFIGS`).
+        arch: a registered synthetic architecture (:data:`clipbias.zoo.synthetic.architectures.TINY_CONFIGS`).
         data: the training pairs (and their sampling weights).
         train: optimisation knobs.
         seed: seeds the initial weights and the batch order.

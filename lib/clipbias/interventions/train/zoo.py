@@ -12,14 +12,17 @@ import torch
 from clipbias.data.synthetic import pretraining_dataset
 from clipbias.interventions.train.loop import TrainedRun, TrainingData, train_tiny_clip
 from clipbias.progress import progress as progress_bar
-from clipbias.zoo.tiny import ZOO_TRAIN, ZooEntry, read_metadata, synthetic_catalog, zoo_entries
+from clipbias.zoo.synthetic.catalog import synthetic_catalog
+from clipbias.zoo.synthetic.checkpoints import read_metadata
+from clipbias.zoo.synthetic.zoos import ZooEntry, zoo_entries
+from clipbias.zoo.train_config import ZOO_TRAIN
 
 __all__ = ["missing_zoo_models", "train_synthetic_zoo", "train_zoo_model"]
 
 
 def train_zoo_model(entry: ZooEntry, *, force: bool = False) -> TrainedRun:
     """Train (or fetch) one zoo model: its architecture on its named dataset (world seed = model
-    seed) under :data:`clipbias.zoo.tiny.ZOO_TRAIN`."""
+    seed) under :data:`clipbias.zoo.train_config.ZOO_TRAIN`."""
     data = TrainingData(pretraining_dataset(entry.dataset).config, world_seed=entry.seed)
     return train_tiny_clip(entry.arch, data, train=ZOO_TRAIN, seed=entry.seed, force=force)
 
