@@ -227,3 +227,54 @@ def test_rejects_ids_below_minus_one():
     with pytest.raises(ValueError, match="group ids"):
         build_world(np.full((2, 1), -2), np.zeros((2, 1), int), np.zeros(2, int),
                     config=WorldConfig(size=2), seed=0, stream="x")
+
+
+# --- perceptual confounds -------------------------------------------------------------------
+
+def test_shape_iou_matches_areas_computed_by_hand():
+    from clipbias.data.synthetic.confounds import shape_iou
+
+    assert shape_iou("circle", "circle") == 1.0
+    assert abs(shape_iou("circle", "square") - np.pi / 4) < 0.01    # circle inside the square
+    assert abs(shape_iou("ring", "circle") - 0.75) < 0.01            # ring = circle minus r/2
+    assert abs(shape_iou("square", "circle") - shape_iou("circle", "square")) < 1e-12
+    with pytest.raises(ValueError, match="unknown shape"):
+        shape_iou("blob", "circle")
+
+
+def test_appearance_overlap_against_a_direct_computation():
+    import math
+
+    from clipbias.data.synthetic.confounds import appearance_overlap, confound_margins, shape_iou
+
+    for cfg in (WorldConfig(), WorldConfig(n_groups=3, n_concepts=9, assignment_seed=1)):
+        table = appearance_overlap(cfg)
+        assert list(table["concept"]) == [c.name for c in cfg.concepts]
+        for i, c in enumerate(cfg.concepts):
+            row = table.iloc[i]
+            d = [math.dist(c.colour, g.colour) for g in cfg.groups]
+            own = cfg.concept_groups[i]
+            rest = [d[h] for h in range(cfg.n_groups) if h != own]
+            assert row["own_group"] == cfg.groups[own].name
+            assert row["nearest_colour_group"] == cfg.groups[d.index(min(d))].name
+            assert abs(row["colour_margin"] - (sum(rest) / len(rest) - d[own])) < 1e-9
+            iou = [shape_iou(c.shape, g.head) for g in cfg.groups]
+            rest = [iou[h] for h in range(cfg.n_groups) if h != own]
+            assert abs(row["shape_margin"] - (iou[own] - sum(rest) / len(rest))) < 1e-12
+        margins = confound_margins(cfg)
+        assert abs(margins["colour_margin"] - table["colour_margin"].mean()) < 1e-9
+
+
+def test_default_world_has_the_reported_confound():
+    # chef is a red circle stereotyped for the orange group, whose heads are circles: flagged;
+    # the default assignment puts objects nearer their own group in colour on average
+    from clipbias.data.synthetic.confounds import appearance_overlap, confound_margins
+
+    row = appearance_overlap(WorldConfig()).set_index("concept").loc["chef"]
+    assert row["nearest_colour_group"] == "orange" and row["nearest_shape_group"] == "orange"
+    assert row["own_shape_iou"] == 1.0 and row["confounded"]
+    assert confound_margins(WorldConfig())["colour_margin"] > 30
+    # an assignment drawn by seed flips the sign for some seeds: the confound is counterbalanced
+    signs = {np.sign(confound_margins(WorldConfig(assignment_seed=s))["colour_margin"])
+             for s in range(6)}
+    assert signs == {-1.0, 1.0}

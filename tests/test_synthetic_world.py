@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import numpy as np
@@ -158,27 +157,3 @@ def test_planted_truth_orders_families():
     assert by_family["fair"] < by_family["web"] < by_family["skew"]
     with pytest.raises(ValueError, match="known"):
         pretraining_dataset("laion")
-
-
-def test_gallery_rows_are_png_data_urls_with_captions():
-    from clipbias.data.synthetic import sample_gallery
-
-    w = generate_world(SMALL, seed=0)
-    g = sample_gallery(w, n=6, columns=3, scale=2)
-    assert list(g["row"]) == [0, 0, 0, 1, 1, 1] and list(g["col"]) == [0, 1, 2, 0, 1, 2]
-    assert g["url"].str.startswith("data:image/png;base64,").all()
-    assert list(g["caption"]) == w.captions()[:6]
-    with pytest.raises(ValueError, match="n must be"):
-        sample_gallery(w, n=0)
-
-
-def test_knobs_table_lists_every_field_with_its_comment():
-    from clipbias.data.synthetic import knobs_table
-
-    table = knobs_table(WorldConfig(association=0.3))
-    fields = dataclasses.fields(WorldConfig)
-    assert list(table["knob"]) == [f.name for f in fields]
-    row = table.set_index("knob").loc["association"]
-    assert row["value"] == 0.3 and row["meaning"] == WorldConfig.__dataclass_fields__[
-        "association"].metadata["doc"]
-    assert (table["meaning"].str.len() > 0).all()

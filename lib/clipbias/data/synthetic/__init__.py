@@ -3,7 +3,8 @@
 Knobs in :class:`WorldConfig`; :func:`generate_world` draws and renders a world in memory;
 :func:`world_manifest` writes it to the cache as a manifest; :data:`PRETRAINING_DATASETS` names
 the zoo's datasets (:func:`planted_truth` states what each plants); :func:`eat_specs` is the
-synthetic battery; :func:`benchmark_world` the held-out benchmark.
+synthetic battery; :func:`benchmark_world` the held-out benchmark; :func:`appearance_overlap`
+the perceptual confounds between concept objects and group figures.
 """
 
 from clipbias.data.synthetic.benchmark import benchmark_config, benchmark_world
@@ -25,13 +26,13 @@ from clipbias.data.synthetic.config import (
     WorldConfig,
     stereotyped_group,
 )
+from clipbias.data.synthetic.confounds import appearance_overlap, confound_margins
 from clipbias.data.synthetic.datasets import (
     PRETRAINING_DATASETS,
     PretrainingDataset,
     planted_truth,
     pretraining_dataset,
 )
-from clipbias.data.synthetic.gallery import knobs_table, sample_gallery
 from clipbias.data.synthetic.render import SHAPES, render_scenes
 from clipbias.data.synthetic.stimuli import eat_specs
 from clipbias.data.synthetic.world import (
@@ -46,7 +47,8 @@ from clipbias.data.synthetic.world import (
 __all__ = [
     "CONCEPTS", "CONTEXTS", "GENERATOR_VERSION", "GROUPS", "PRETRAINING_DATASETS", "SHAPES",
     "TEMPLATES", "Concept", "Context", "Group", "PretrainingDataset", "World", "WorldConfig",
-    "article", "benchmark_config", "benchmark_world", "build_world", "caption", "concept_prompts",
-    "eat_specs", "generate_world", "group_prompts", "knobs_table", "planted_truth", "pretraining_dataset",
-    "render_scenes", "sample_gallery", "stereotyped_group", "swap_groups", "world_manifest", "world_rng",
+    "appearance_overlap", "article", "benchmark_config", "benchmark_world", "build_world",
+    "caption", "concept_prompts", "confound_margins", "eat_specs", "generate_world",
+    "group_prompts", "planted_truth", "pretraining_dataset", "render_scenes", "stereotyped_group",
+    "swap_groups", "world_manifest", "world_rng",
 ]

@@ -16,7 +16,7 @@ import numpy as np
 
 from clipbias.data.synthetic.config import WorldConfig
 
-__all__ = ["SHAPES", "render_scenes"]
+__all__ = ["SHAPES", "render_scenes", "shape_mask"]
 
 #: Object shapes the renderer knows.
 SHAPES: tuple[str, ...] = ("circle", "triangle", "square", "plus", "diamond", "ring", "bar",
@@ -26,8 +26,9 @@ _TEXTURES: tuple[str, ...] = ("checker", "horizon", "stripes", "dots")
 _CHUNK = 2048  # items rendered at once (bounds the memory of the (n, H, W) masks)
 
 
-def _shape_mask(shape: str, dx: np.ndarray, dy: np.ndarray, r: np.ndarray) -> np.ndarray:
-    """Mask of a shape of half-size ``r`` centred at the origin of offsets ``dx, dy``."""
+def shape_mask(shape: str, dx: np.ndarray, dy: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """Bool mask of ``shape`` (an object shape of :data:`SHAPES` or a head shape) of half-size
+    ``r`` centred at the origin of the offsets ``dx, dy`` (arrays of one broadcast shape)."""
     ax, ay = np.abs(dx), np.abs(dy)
     if shape == "circle":
         return dx**2 + dy**2 <= r**2
@@ -61,7 +62,7 @@ def _by_kind(kinds: np.ndarray, names: tuple[str, ...], dx: np.ndarray, dy: np.n
     mask = np.zeros(dx.shape, dtype=bool)
     for k in np.unique(kinds):
         rows = kinds == k
-        mask[rows] = _shape_mask(names[k], dx[rows], dy[rows], r[rows])
+        mask[rows] = shape_mask(names[k], dx[rows], dy[rows], r[rows])
     return mask
 
 
