@@ -12,8 +12,8 @@ from clipbias.data.synthetic import WorldConfig, benchmark_world
 from clipbias.interventions.train import (
     TrainConfig,
     TrainingData,
+    benchmark_accuracy,
     train_tiny_clip,
-    zero_shot_accuracy,
 )
 from clipbias.zoo.synthetic.checkpoints import checkpoint_dir
 from clipbias.zoo.synthetic.ids import load_synthetic
@@ -57,10 +57,29 @@ def test_reload_reproduces_the_recorded_accuracy(run):
     loaded = load_synthetic(run.model_id)
     assert loaded.weights_digest == run.metadata["weights_sha256"]
     bench = benchmark_world(WORLD, size=32, seed=0)
-    acc = zero_shot_accuracy(loaded.model, bench, context_length=16)
+    acc = benchmark_accuracy(loaded.model, bench, context_length=16)
     assert acc == pytest.approx(run.zero_shot_accuracy)
     tokens = loaded.tokenizer(["a photo of a chef"])
     assert tokens.shape == (1, 16)
+
+
+def test_benchmark_accuracy_matches_a_plain_argmax(run):
+    import open_clip
+
+    from clipbias.data.synthetic import concept_prompts
+
+    model = load_synthetic(run.model_id).model
+    bench = benchmark_world(WORLD, size=40, seed=3)
+    with torch.no_grad():
+        text = model.encode_text(open_clip.tokenize(concept_prompts(bench.config),
+                                                    context_length=16), normalize=True)
+        mean = torch.tensor(open_clip.OPENAI_DATASET_MEAN).view(1, 3, 1, 1)
+        std = torch.tensor(open_clip.OPENAI_DATASET_STD).view(1, 3, 1, 1)
+        pixels = torch.from_numpy(bench.images.copy()).permute(0, 3, 1, 2).float() / 255.0
+        image = model.encode_image((pixels - mean) / std, normalize=True)
+    expected = float(((image @ text.T).argmax(dim=1).numpy() == bench.concepts[:, 0]).mean())
+    got = benchmark_accuracy(model, bench, context_length=16, batch_size=7)
+    assert got == pytest.approx(expected, abs=1e-12)
 
 
 def test_weights_switch_and_init_change_the_key(run):

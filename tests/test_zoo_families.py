@@ -9,7 +9,7 @@ from clipbias.zoo.families import (
     DATASET_FAMILIES,
     arch_family,
     dataset_family,
-    pretraining_dataset,
+    dataset_of_tag,
 )
 
 KNOWN_ARCHS = {
@@ -88,8 +88,8 @@ KNOWN_TAGS = {
 
 
 @pytest.mark.parametrize(("pair", "expected"), KNOWN_TAGS.items())
-def test_pretraining_dataset_and_family_on_known_tags(pair, expected):
-    dataset = pretraining_dataset(*pair)
+def test_dataset_of_tag_and_family_on_known_tags(pair, expected):
+    dataset = dataset_of_tag(*pair)
     assert (dataset, dataset_family(dataset)) == expected
 
 

@@ -6,7 +6,7 @@ True
 """
 
 from clipbias.zoo.catalog import catalog, catalog_summary, dataset_sizes
-from clipbias.zoo.families import arch_family, dataset_family, pretraining_dataset
+from clipbias.zoo.families import arch_family, dataset_family, dataset_of_tag
 from clipbias.zoo.load import (
     PRECISIONS,
     CheckpointError,
@@ -41,12 +41,12 @@ __all__ = [
     "catalog",
     "catalog_summary",
     "dataset_family",
+    "dataset_of_tag",
     "dataset_sizes",
     "load",
     "paper_131_family_counts",
     "paper_131_report",
     "param_counts",
-    "pretraining_dataset",
     "scaling_law_checkpoints",
     "select",
     "selection_table",

@@ -23,7 +23,7 @@ import numpy as np
 import open_clip
 import pandas as pd
 
-from clipbias.zoo.families import arch_family, dataset_family, pretraining_dataset
+from clipbias.zoo.families import arch_family, dataset_family, dataset_of_tag
 from clipbias.zoo.params import param_counts
 from clipbias.zoo.scaling_laws import scaling_law_checkpoints
 from clipbias.zoo.schema import CATALOG_COLUMNS
@@ -117,7 +117,7 @@ def _open_clip_rows() -> pd.DataFrame:
     for arch, tag in pairs:
         samples, batch = tag_training_stats(tag)
         rows.append({"model_id": f"{arch}/{tag}", "arch": arch, "tag": tag,
-                     "source": "open_clip", "pretraining_dataset": pretraining_dataset(arch, tag),
+                     "source": "open_clip", "pretraining_dataset": dataset_of_tag(arch, tag),
                      "samples_seen": samples, "batch_size": batch,
                      "alias_of": aliases.get(f"{arch}/{tag}"), "downstream_score": np.nan})
     return pd.DataFrame(rows)

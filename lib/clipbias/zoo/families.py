@@ -7,7 +7,7 @@ that a mixed-effects regression of bias on upstream factors converges:
   match wins (``coca*`` CoCa, ``EVA*`` EVA, ``nllb*`` NLLB-CLIP, contains ``roberta`` hybrid,
   contains ``convnext`` ConvNeXt, ``RN*`` ResNet, contains ``SO400M``/``SigLIP``/``plus``
   specialised ViT, ``ViT*`` ViT, otherwise Other). Matching is case-sensitive, as written.
-- :func:`pretraining_dataset` names the dataset a pretrained tag was trained on, using the
+- :func:`dataset_of_tag` names the dataset a pretrained tag was trained on, using the
   paper's vocabulary (``openai_wit``, ``laion2b``, ``commonpool_m``, ...).
 - :func:`dataset_family` takes the first family keyword contained in that name. The paper's
   keyword list also holds ``webli_multilingual``, ``laion_aesthetic``,
@@ -24,7 +24,7 @@ __all__ = [
     "DATASET_FAMILIES",
     "arch_family",
     "dataset_family",
-    "pretraining_dataset",
+    "dataset_of_tag",
 ]
 
 #: Architecture families, alphabetical (the first is the regression's reference level).
@@ -120,7 +120,7 @@ def arch_family(arch: str) -> str:
     return "Other"
 
 
-def pretraining_dataset(arch: str, tag: str) -> str:
+def dataset_of_tag(arch: str, tag: str) -> str:
     """Return the pretraining dataset of an open_clip ``arch``/``tag`` pair, in the paper's names.
 
     The tag usually states the dataset (``laion2b_s34b_b79k`` is LAION-2B); exceptions: SigLIP
@@ -128,9 +128,9 @@ def pretraining_dataset(arch: str, tag: str) -> str:
     XL tags mean DataComp-1B, and NLLB-CLIP tags (``v1``, ``mrl``) mean LAION-COCO-NLLB. A tag
     that matches no rule is returned unchanged.
 
-    >>> pretraining_dataset("ViT-B-32", "commonpool_m_clip_s128m_b4k")
+    >>> dataset_of_tag("ViT-B-32", "commonpool_m_clip_s128m_b4k")
     'commonpool_m'
-    >>> pretraining_dataset("ViT-B-16-SigLIP-i18n-256", "webli")
+    >>> dataset_of_tag("ViT-B-16-SigLIP-i18n-256", "webli")
     'webli_multilingual'
     """
     if arch.startswith("nllb"):
@@ -146,7 +146,7 @@ def pretraining_dataset(arch: str, tag: str) -> str:
 def dataset_family(dataset: str) -> str:
     """Return the dataset family: the first family keyword that ``dataset`` contains, else "other".
 
-    Works on a dataset name (:func:`pretraining_dataset`) or directly on a pretrained tag; note
+    Works on a dataset name (:func:`dataset_of_tag`) or directly on a pretrained tag; note
     that substring matching puts ``commonpool_xl_laion_filtered`` and ``laion_aesthetic`` in the
     ``laion`` family, as in the paper.
 

@@ -9,9 +9,9 @@ models lives in :mod:`clipbias.studies.synthetic_validation`).
 from clipbias.interventions.train.loop import (
     TrainedRun,
     TrainingData,
+    benchmark_accuracy,
     load_state,
     train_tiny_clip,
-    zero_shot_accuracy,
 )
 from clipbias.interventions.train.zoo import (
     missing_zoo_models,
@@ -25,10 +25,10 @@ __all__ = [
     "TrainConfig",
     "TrainedRun",
     "TrainingData",
+    "benchmark_accuracy",
     "load_state",
     "missing_zoo_models",
     "train_synthetic_zoo",
     "train_tiny_clip",
     "train_zoo_model",
-    "zero_shot_accuracy",
 ]

@@ -34,6 +34,7 @@ from clipbias.data.synthetic import (
     concept_prompts,
     generate_world,
 )
+from clipbias.metrics.association import zero_shot_correct
 from clipbias.progress import progress as progress_bar
 from clipbias.zoo.synthetic.architectures import create_tiny_model, register_tiny_configs
 from clipbias.zoo.synthetic.checkpoints import (
@@ -45,7 +46,7 @@ from clipbias.zoo.synthetic.checkpoints import (
 from clipbias.zoo.synthetic.ids import load_synthetic
 from clipbias.zoo.train_config import ZOO_TRAIN, TrainConfig
 
-__all__ = ["TrainedRun", "TrainingData", "train_tiny_clip", "zero_shot_accuracy"]
+__all__ = ["TrainedRun", "TrainingData", "benchmark_accuracy", "train_tiny_clip"]
 
 _MEAN = torch.tensor(open_clip.OPENAI_DATASET_MEAN).view(1, 3, 1, 1)
 _STD = torch.tensor(open_clip.OPENAI_DATASET_STD).view(1, 3, 1, 1)
@@ -117,21 +118,26 @@ def _pixels(images: np.ndarray) -> torch.Tensor:
 
 
 @torch.no_grad()
-def zero_shot_accuracy(model: torch.nn.Module, world: World, *, context_length: int,
+def benchmark_accuracy(model: torch.nn.Module, world: World, *, context_length: int,
                        batch_size: int = 512) -> float:
-    """Share of ``world``'s images whose first figure's concept has the most similar prompt
-    ``"a photo of a <concept>"`` (cosine of normalised features)."""
+    """Zero-shot concept accuracy of ``model`` on ``world``'s images.
+
+    The share of images whose first figure's concept has the most similar prompt
+    ``"a photo of a <concept>"`` (cosine of normalised features), scored with the metrics kernel
+    :func:`clipbias.metrics.association.zero_shot_correct` (top-1; ties go to the lower class).
+    ``world.images`` (n, H, W, 3) uint8 are embedded ``batch_size`` at a time.
+    """
     was_training = model.training
     model.eval()
     text = model.encode_text(open_clip.tokenize(concept_prompts(world.config),
                                                 context_length=context_length), normalize=True)
-    hits = 0
+    correct = []
     for start in range(0, len(world), batch_size):
         feats = model.encode_image(_pixels(world.images[start:start + batch_size]), normalize=True)
-        pred = (feats @ text.T).argmax(dim=1).numpy()
-        hits += int((pred == world.concepts[start:start + batch_size, 0]).sum())
+        correct.append(zero_shot_correct(feats @ text.T,
+                                         world.concepts[start:start + batch_size, 0], k=1))
     model.train(was_training)
-    return hits / len(world)
+    return float(np.concatenate(correct).mean())
 
 
 def _lr(step: int, cfg: TrainConfig) -> float:
@@ -276,7 +282,7 @@ def _fit(arch: str, phases: list[tuple[TrainingData, float]], *, train: TrainCon
         losses.append(float(loss.detach()))
     seconds = time.perf_counter() - t0
     bench = benchmark_world(phases[0][0].world, size=train.eval_size, seed=0)
-    accuracy = zero_shot_accuracy(model, bench, context_length=context_length)
+    accuracy = benchmark_accuracy(model, bench, context_length=context_length)
     return {
         "arch": arch, "seed": seed, "train": train.to_dict(),
         "phases": [{"data_key": d.key(), "start": s, "world": d.world.to_dict(),

@@ -17,8 +17,8 @@ import torch
 from clipbias.atomic import atomic_write_json
 from clipbias.paths import cache_dir
 
-__all__ = ["ARCH_FAMILIES", "DEFAULT_ARCH", "TINY_CONFIGS", "check_arch", "create_tiny_model",
-           "quiet_random_init", "register_tiny_configs"]
+__all__ = ["DEFAULT_ARCH", "TINY_CONFIGS", "check_arch", "create_tiny_model",
+           "quiet_random_init", "register_tiny_configs", "synthetic_arch_family"]
 
 _TEXT = {"context_length": 16, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2}
 
@@ -33,8 +33,7 @@ TINY_CONFIGS: dict[str, dict] = {
     "synthetic-rn-m": {"embed_dim": 64, "text_cfg": _TEXT, "vision_cfg": {
         "image_size": 32, "layers": [1, 1, 2, 1], "width": 24, "head_width": 32}},
 }
-#: Architecture family (catalog ``arch_family``) by the middle part of the name.
-ARCH_FAMILIES: dict[str, str] = {"vit": "ViT", "rn": "ResNet"}
+_FAMILY_BY_KIND = {"vit": "ViT", "rn": "ResNet"}
 #: The architecture of "the default tiny model" (fastest to reach high zero-shot accuracy).
 DEFAULT_ARCH = "synthetic-rn-s"
 
@@ -43,6 +42,12 @@ def check_arch(arch: str) -> None:
     """Raise ``ValueError`` naming the known architectures unless ``arch`` is one of them."""
     if arch not in TINY_CONFIGS:
         raise ValueError(f"unknown synthetic architecture {arch!r}; known: {sorted(TINY_CONFIGS)}")
+
+
+def synthetic_arch_family(arch: str) -> str:
+    """The catalog ``arch_family`` of a tiny architecture: "ViT" or "ResNet"."""
+    check_arch(arch)
+    return _FAMILY_BY_KIND[arch.split("-")[1]]
 
 
 def register_tiny_configs() -> None:

@@ -10,9 +10,9 @@ from clipbias.data.synthetic import pretraining_dataset
 from clipbias.zoo.params import count_parameters
 from clipbias.zoo.schema import CATALOG_COLUMNS
 from clipbias.zoo.synthetic.architectures import (
-    ARCH_FAMILIES,
     TINY_CONFIGS,
     register_tiny_configs,
+    synthetic_arch_family,
 )
 from clipbias.zoo.synthetic.checkpoints import read_metadata
 from clipbias.zoo.synthetic.zoos import zoo_entries
@@ -38,7 +38,7 @@ def synthetic_catalog(zoo: str = "default") -> pd.DataFrame:
         rows.append({
             "model_id": entry.model_id, "arch": entry.arch,
             "tag": entry.model_id.partition("/")[2], "source": "synthetic",
-            "arch_family": ARCH_FAMILIES[entry.arch.split("-")[1]],
+            "arch_family": synthetic_arch_family(entry.arch),
             "pretraining_dataset": entry.dataset, "dataset_family": data.family,
             "dataset_size": float(data.config.size), "dataset_size_source": "synthetic config",
             "samples_seen": float(ZOO_TRAIN.steps * ZOO_TRAIN.batch_size),
