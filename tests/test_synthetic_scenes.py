@@ -278,3 +278,65 @@ def test_default_world_has_the_reported_confound():
     signs = {np.sign(confound_margins(WorldConfig(assignment_seed=s))["colour_margin"])
              for s in range(6)}
     assert signs == {-1.0, 1.0}
+
+
+# --- the shared evaluation set --------------------------------------------------------------
+
+@pytest.mark.parametrize("cfg", [WorldConfig(), WorldConfig(n_groups=3, n_concepts=6,
+                                                            n_contexts=3, assignment_seed=2)])
+def test_evaluation_set_is_exactly_balanced(cfg):
+    from collections import Counter
+
+    from clipbias.data.synthetic import evaluation_set
+
+    k, c, x, per = cfg.n_groups, cfg.n_concepts, cfg.n_contexts, 3
+    figures = evaluation_set(cfg, kind="figures", per_cell=per)
+    assert len(figures) == per * k * c * x
+    cells = Counter(zip(figures.groups[:, 0].tolist(), figures.concepts[:, 0].tolist(),
+                        figures.contexts.tolist(), strict=True))
+    assert len(cells) == k * c * x and set(cells.values()) == {per}
+    assert figures.object_shown.all() and (figures.caption_concepts == figures.concepts).all()
+    neutral = evaluation_set(cfg, kind="neutral", per_cell=per)
+    assert len(neutral) == len(figures) and (neutral.groups == -1).all()
+    cells = Counter(zip(neutral.concepts[:, 0].tolist(), neutral.contexts.tolist(), strict=True))
+    assert len(cells) == c * x and set(cells.values()) == {per * k}
+    free = evaluation_set(cfg, kind="object_free", per_cell=per)
+    assert len(free) == len(figures) and (free.concepts == -1).all()
+    cells = Counter(zip(free.groups[:, 0].tolist(), free.contexts.tolist(), strict=True))
+    assert len(cells) == k * x and set(cells.values()) == {per * c}
+    # shuffled: the first rows are not one cell
+    assert len(set(figures.groups[:16, 0].tolist()) | set(figures.concepts[:16, 0].tolist())) > 2
+
+
+def test_evaluation_set_is_held_out_and_seeded():
+    from clipbias.data.synthetic import evaluation_set
+
+    cfg = WorldConfig(size=1500, association=0.0)
+    ev = evaluation_set(cfg, per_cell=4, seed=0)
+    again = evaluation_set.__wrapped__(cfg, per_cell=4, seed=0)
+    assert again.images.tobytes() == ev.images.tobytes() and again.digest() == ev.digest()
+    other = evaluation_set(cfg, per_cell=4, seed=1)
+    assert (other.images != ev.images).mean() > 0.5
+    train = generate_world(cfg, seed=0)
+    bench = benchmark_world(cfg, size=600, seed=0)
+    held = {im.tobytes() for im in ev.images}
+    assert held.isdisjoint(im.tobytes() for im in train.images)
+    assert held.isdisjoint(im.tobytes() for im in bench.images)
+    assert len({ev.stream, train.stream, bench.stream}) == 3
+    # the evaluation set ignores the training world's planted knobs
+    skewed = evaluation_set(cfg.replace(association=1.0, context_correlation=1.0,
+                                        neutral_share=0.5, object_visibility=0.0),
+                            per_cell=4, seed=0)
+    assert skewed.images.tobytes() == ev.images.tobytes()
+
+
+def test_evaluation_defaults_are_documented_and_validated():
+    from clipbias.data.synthetic import EVAL_DEFAULTS, EvalDefaults, evaluation_set
+
+    assert EVAL_DEFAULTS.k < EVAL_DEFAULTS.per_cell * 2 * 8 * 4       # k fits the default set
+    assert all(f.metadata.get("doc") for f in dataclasses.fields(EvalDefaults))
+    for bad in (dict(per_cell=0), dict(k=0), dict(templates=("no slot",)), dict(templates=())):
+        with pytest.raises(ValueError, match="EvalDefaults"):
+            EvalDefaults(**bad)
+    with pytest.raises(ValueError, match="kind"):
+        evaluation_set(WorldConfig(), kind="faces")
