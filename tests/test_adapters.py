@@ -24,7 +24,7 @@ from clipbias.data.adapters import (
     load_oasis,
     load_utkface,
 )
-from clipbias.data.stimuli import load_resource
+from clipbias.data.word_lists import load_resource
 
 
 def write_image(path: Path, shade: int = 128) -> Path:

@@ -3,7 +3,7 @@
 - :mod:`~clipbias.data.manifest`: the one table format of every dataset;
 - :mod:`~clipbias.data.stimulus`: :class:`StimulusSet` and :class:`EATSpec`, shared by the real
   and the synthetic battery;
-- :mod:`~clipbias.data.stimuli`, :mod:`~clipbias.data.battery`, :mod:`~clipbias.data.prompts`:
+- :mod:`~clipbias.data.word_lists`, :mod:`~clipbias.data.battery`, :mod:`~clipbias.data.prompts`:
   shipped word lists, the 26-test battery, retrieval prompt sets;
 - :mod:`~clipbias.data.adapters`: manifests from the layouts real datasets are distributed in;
 - :mod:`~clipbias.data.fetch`: sha256-verified downloads for users who are online;
@@ -24,8 +24,8 @@ from clipbias.data.battery import battery, battery_table
 from clipbias.data.fetch import fetch
 from clipbias.data.manifest import Manifest, load_manifest, make_manifest, save_manifest
 from clipbias.data.prompts import attribute_prompts, berg_prompts, occupation_pairs, occupations
-from clipbias.data.stimuli import text_set
 from clipbias.data.stimulus import ORDERS, EATSpec, StimulusSet
+from clipbias.data.word_lists import text_set
 
 __all__ = [
     "ORDERS",

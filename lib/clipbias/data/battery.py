@@ -11,7 +11,7 @@ instruments, European American, young, female) and ``a`` is pleasant, so a posit
 stereotype-congruent. The gender tests set ``x`` = female directly, where the paper's code put male
 first and negated d afterwards; the value is the same.
 
-Text stimuli are the template-expanded sentences of :func:`clipbias.data.stimuli.text_set`.
+Text stimuli are the template-expanded sentences of :func:`clipbias.data.word_lists.text_set`.
 Image stimuli are resolved against the data root: iEAT folders and the OASIS valence extremes.
 The Instrument-Weapon images were never published; put your own under
 ``<data root>/ieat/instrument-weapon/{instrument,weapon}/`` or leave those tests out
@@ -34,8 +34,8 @@ from clipbias.data.adapters.base import DatasetNotFoundError
 from clipbias.data.adapters.ieat import load_ieat
 from clipbias.data.adapters.oasis import load_oasis
 from clipbias.data.adapters.sources import get_source
-from clipbias.data.stimuli import load_resource, text_set, words
 from clipbias.data.stimulus import ORDERS, EATSpec, StimulusSet
+from clipbias.data.word_lists import load_resource, text_set, words
 
 __all__ = [
     "EATDefinition",

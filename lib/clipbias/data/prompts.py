@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from clipbias.data.stimuli import expand, load_resource
+from clipbias.data.word_lists import expand, load_resource
 
 __all__ = [
     "attribute_prompts",

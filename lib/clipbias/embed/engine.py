@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 
 from clipbias.data.manifest import Manifest
+from clipbias.data.word_lists import PLACEHOLDER
 from clipbias.embed.batching import AdaptiveBatcher, auto_batch_size
 from clipbias.embed.inputs import (
     ImageDataset,
@@ -257,7 +258,7 @@ def check_templates(templates: Sequence[str] | None) -> list[str] | None:
     templates = list(templates)
     if not templates:
         raise ValueError("templates is empty; pass None for no templates")
-    bad = [t for t in templates if not isinstance(t, str) or t.count("{}") != 1]
+    bad = [t for t in templates if not isinstance(t, str) or t.count(PLACEHOLDER) != 1]
     if bad:
         raise ValueError(f"each template must contain '{{}}' exactly once; bad: {bad[:3]}")
     return templates
@@ -297,7 +298,7 @@ def iter_text_embeddings(model: LoadedModel, texts: Sequence[str], positions: np
     try:
         for start in range(0, len(positions), per_step):
             chunk = positions[start:start + per_step]
-            prompts = ([t.replace("{}", texts[p]) for p in chunk for t in templates]
+            prompts = ([t.replace(PLACEHOLDER, texts[p]) for p in chunk for t in templates]
                        if templates else [texts[p] for p in chunk])
             tokens = model.tokenizer(prompts)
             with torch.inference_mode(), _autocast(dev):

@@ -17,7 +17,7 @@ import pandas as pd
 
 from clipbias.data.adapters.base import DatasetNotFoundError, require, resolve_root
 from clipbias.data.manifest import Manifest, make_manifest
-from clipbias.data.stimuli import load_resource
+from clipbias.data.word_lists import load_resource
 
 __all__ = ["load_oasis"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from clipbias.data.stimuli import load_resource
+from clipbias.data.word_lists import load_resource
 from clipbias.paths import data_root
 
 __all__ = ["ARCHIVE_TYPES", "DatasetSource", "get_source", "source_names"]

@@ -1,4 +1,4 @@
-"""Shipped text stimuli: word lists and sentence templates, loaded as :class:`StimulusSet` objects.
+"""Shipped word lists and sentence templates, loaded as :class:`StimulusSet` objects.
 
 The word lists of the intrinsic-bias battery (Ghate et al. 2025) live in
 ``resources/stimuli/text_sets.yaml`` and their sentence templates in
@@ -7,7 +7,8 @@ The word lists of the intrinsic-bias battery (Ghate et al. 2025) live in
 Template expansion: every text set is embedded in the sentence templates of its family, and
 :func:`text_set` returns the **expanded** sentences (the stimuli an EAT embeds). Expansion is
 word-major: all templates of the first word, then all of the second, and so on; a template holds
-the placeholder ``{w}`` exactly once. Counts per set: SEAT nouns 25 x 14 = 350 (our own templates,
+the placeholder ``{}`` exactly once (the one placeholder style of the
+library; :func:`clipbias.embed.embed_texts` templates use it too). Counts per set: SEAT nouns 25 x 14 = 350 (our own templates,
 see the family's provenance), names 8 templates (e.g. 32 x 8 = 256), group terms 15 x 13 = 195,
 gender terms 8 x 10 = 80, NRC valence words 25 x 6 = 150.
 
@@ -45,7 +46,7 @@ __all__ = [
 ]
 
 #: The placeholder a template holds once; it is replaced by the stimulus word.
-PLACEHOLDER = "{w}"
+PLACEHOLDER = "{}"
 
 
 def resource_path(*parts: str) -> Path:
@@ -99,7 +100,7 @@ def templates(family: str) -> tuple[str, ...]:
 def expand(words: Sequence[str], templates: Sequence[str]) -> tuple[str, ...]:
     """Embed every word in every template, word-major (``len(words) * len(templates)`` texts).
 
-    >>> expand(["rose", "lily"], ["This is the {w}.", "The {w} is here."])
+    >>> expand(["rose", "lily"], ["This is the {}.", "The {} is here."])
     ('This is the rose.', 'The rose is here.', 'This is the lily.', 'The lily is here.')
     """
     if isinstance(words, str) or isinstance(templates, str):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from clipbias.data import prompts, stimuli
+from clipbias.data import prompts, word_lists
 from clipbias.data.battery import definitions as battery_definitions
 
 # Sentence counts per set: the published SEAT/NRC counts, except the instrument/weapon nouns
@@ -19,23 +19,23 @@ EXPECTED_SENTENCES = {
 
 
 def test_every_set_has_the_expected_number_of_sentences():
-    assert stimuli.text_set_names() == sorted(EXPECTED_SENTENCES)
+    assert word_lists.text_set_names() == sorted(EXPECTED_SENTENCES)
     for name, count in EXPECTED_SENTENCES.items():
-        s = stimuli.text_set(name)
+        s = word_lists.text_set(name)
         assert (s.modality, len(s)) == ("text", count), name
         assert len(set(s.items)) == count, f"{name} has duplicate sentences"
 
 
 def test_word_counts_match_the_papers():
-    assert len(stimuli.words("seat/flowers")) == 25
-    assert len(stimuli.words("seat/ea-names-32")) == 32
-    assert len(stimuli.words("seat/aa-terms")) == 15
-    assert len(stimuli.words("nrc/pleasant")) == len(stimuli.words("nrc/unpleasant")) == 25
-    assert "Sierra Leonean American" in stimuli.words("seat/aa-terms")
+    assert len(word_lists.words("seat/flowers")) == 25
+    assert len(word_lists.words("seat/ea-names-32")) == 32
+    assert len(word_lists.words("seat/aa-terms")) == 15
+    assert len(word_lists.words("nrc/pleasant")) == len(word_lists.words("nrc/unpleasant")) == 25
+    assert "Sierra Leonean American" in word_lists.words("seat/aa-terms")
 
 
 def test_every_set_and_family_carries_provenance():
-    table = stimuli.text_sets_table()
+    table = word_lists.text_sets_table()
     assert len(table) == len(EXPECTED_SENTENCES)
     for col in ("source", "licence", "template_provenance"):
         assert (table[col].str.len() > 20).all(), col
@@ -43,45 +43,45 @@ def test_every_set_and_family_carries_provenance():
 
 
 def test_valence_templates_are_the_published_ones():
-    first = stimuli.text_set("nrc/pleasant").items[:6]
+    first = word_lists.text_set("nrc/pleasant").items[:6]
     assert first[0] == "This is the word very positive."
     assert first[-1] == "Those are the word very positive."
 
 
 def test_expansion_is_word_major_and_bare_words_are_available():
-    assert stimuli.expand(["a", "b"], ["{w}!", "x {w}"]) == ("a!", "x a", "b!", "x b")
-    bare = stimuli.text_set("seat/old-names", expanded=False)
-    assert bare.items == stimuli.words("seat/old-names")
-    names = stimuli.text_set("seat/old-names").items
-    assert names[: len(stimuli.templates("name"))] == tuple(
-        t.replace("{w}", "Ethel") for t in stimuli.templates("name"))
+    assert word_lists.expand(["a", "b"], ["{}!", "x {}"]) == ("a!", "x a", "b!", "x b")
+    bare = word_lists.text_set("seat/old-names", expanded=False)
+    assert bare.items == word_lists.words("seat/old-names")
+    names = word_lists.text_set("seat/old-names").items
+    assert names[: len(word_lists.templates("name"))] == tuple(
+        t.replace("{}", "Ethel") for t in word_lists.templates("name"))
 
 
 def test_expansion_rejects_bad_templates_and_strings():
     with pytest.raises(ValueError, match="exactly once"):
-        stimuli.expand(["a"], ["no placeholder"])
+        word_lists.expand(["a"], ["no placeholder"])
     with pytest.raises(ValueError, match="exactly once"):
-        stimuli.expand(["a"], ["{w} and {w}"])
+        word_lists.expand(["a"], ["{} and {}"])
     with pytest.raises(TypeError):
-        stimuli.expand("abc", ["{w}"])
+        word_lists.expand("abc", ["{}"])
 
 
 def test_unknown_names_list_the_known_ones():
     with pytest.raises(ValueError, match="seat/flowers"):
-        stimuli.text_set("seat/flower")
+        word_lists.text_set("seat/flower")
     with pytest.raises(ValueError, match="known families"):
-        stimuli.templates("verbs")
+        word_lists.templates("verbs")
 
 
 def test_targets_of_each_text_test_have_equal_sizes():
     for d in battery_definitions():
-        assert len(stimuli.text_set(d.text_x)) == len(stimuli.text_set(d.text_y)), d.text_test
+        assert len(word_lists.text_set(d.text_x)) == len(word_lists.text_set(d.text_y)), d.text_test
 
 
 def test_loaded_resources_are_private_copies():
-    first = stimuli.load_resource("stimuli", "text_sets.yaml")
+    first = word_lists.load_resource("stimuli", "text_sets.yaml")
     first["sets"]["seat/flowers"]["words"].clear()
-    assert len(stimuli.words("seat/flowers")) == 25
+    assert len(word_lists.words("seat/flowers")) == 25
 
 
 def test_berg_prompts_are_11_templates_by_29_concepts():
