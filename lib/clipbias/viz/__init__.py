@@ -1,7 +1,7 @@
-"""Altair chart builders, the book theme and offline chart rendering.
+"""Altair chart builders, the synthetic-world gallery, the book theme and offline chart rendering.
 
 Importing this package registers and enables the book's altair theme (``"clipbias"``) and the
-``"clipbias"`` renderer (:func:`clipbias.viz.offline.book_renderer`), once per process. A study
+``"clipbias"`` renderer (:func:`clipbias.viz.render.book_renderer`), once per process. A study
 notebook therefore starts with ``import clipbias.viz`` (or imports a builder from it).
 """
 
@@ -9,29 +9,22 @@ from __future__ import annotations
 
 import altair as alt
 
-from clipbias.viz.charts import interval_chart
-from clipbias.viz.offline import (
-    BUNDLE_NAME,
-    book_renderer,
-    bundle_path,
-    javascript_bundle,
-    offline_html,
-    save_static,
-    static_png,
-)
+from clipbias.viz.charts import coverage_heatmap, interval_chart
+from clipbias.viz.gallery import knobs_table, sample_gallery, scene_gallery_chart
+from clipbias.viz.render import book_renderer, save_static, static_png
 from clipbias.viz.theme import THEME_NAME, enable_theme
 
 __all__ = [
-    "BUNDLE_NAME",
     "THEME_NAME",
     "book_renderer",
-    "bundle_path",
+    "coverage_heatmap",
     "enable_renderer",
     "enable_theme",
     "interval_chart",
-    "javascript_bundle",
-    "offline_html",
+    "knobs_table",
+    "sample_gallery",
     "save_static",
+    "scene_gallery_chart",
     "static_png",
 ]
 
