@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
@@ -18,6 +19,7 @@ from clipbias.data.adapters import (
     find_terms,
     load_class_folders,
     load_coco_captions,
+    load_facet,
     load_fairface,
     load_folder_csv,
     load_ieat,
@@ -353,3 +355,138 @@ def test_manifest_digest_follows_content(tmp_path):
     csv.loc[0, "race"] = "White"
     csv.to_csv(root / "fairface_label_val.csv", index=False)
     assert load_fairface(root).digest() != first.digest()
+
+
+# FACET -------------------------------------------------------------------------------------------
+
+_FACET_COLOURS = ((200, 30, 30), (30, 200, 30), (30, 30, 200), (220, 220, 40))
+
+
+def write_quadrants(path: Path, size: tuple[int, int] = (40, 20)) -> Path:
+    """A JPEG whose four quadrants are flat colours (top-left, top-right, bottom-left, -right)."""
+    w, h = size
+    img = Image.new("RGB", size)
+    for q, colour in enumerate(_FACET_COLOURS):
+        x, y = (q % 2) * w // 2, (q // 2) * h // 2
+        img.paste(colour, (x, y, x + w // 2, y + h // 2))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img.save(path, format="JPEG", quality=100, subsampling=0)
+    return path
+
+
+def facet_row(person: str, filename: str, box: dict | str, *, gender: dict | None = None,
+              age: dict | None = None, tones: dict | None = None, cls: str = "doctor") -> dict:
+    """One annotations.csv row; unspecified label columns are 0."""
+    row = {"person_id": person, "filename": filename, "class1": cls, "class2": "",
+           "bounding_box": box if isinstance(box, str) else json.dumps(box)}
+    row |= {f"gender_presentation_{k}": (gender or {}).get(k, 0)
+            for k in ("masc", "fem", "non_binary", "na")}
+    row |= {f"age_presentation_{k}": (age or {}).get(k, 0)
+            for k in ("young", "middle", "older", "na")}
+    row |= {f"skin_tone_{k}": (tones or {}).get(k, 0) for k in range(1, 11)}
+    row["skin_tone_na"] = 0
+    return row
+
+
+def make_facet(root: Path, rows: list[dict] | None = None) -> Path:
+    """Fake FACET: two images (in imgs_1 and imgs_3) and persons on their quadrants."""
+    write_quadrants(root / "imgs_1" / "sa_1.jpg")
+    write_quadrants(root / "imgs_3" / "sa_2.jpg")
+    rows = rows or [
+        facet_row("11", "sa_1.jpg", {"x": 0, "y": 0, "width": 20, "height": 10},
+                  gender={"fem": 1}, age={"young": 1}, tones={2: 1, 3: 1}, cls="nurse"),
+        facet_row("12", "sa_1.jpg", {"x": 20.4, "y": 10, "width": 30, "height": 30},
+                  gender={"masc": 1}, age={"older": 1}, tones={5: 1, 6: 1}),
+        facet_row("21", "sa_2.jpg", "{'x': 0, 'y': 10, 'width': 20, 'height': 10}",
+                  gender={"non_binary": 1}, age={"middle": 1}, tones={8: 2, 9: 1}),
+        facet_row("22", "sa_2.jpg", {"x": 20, "y": 0, "width": 20, "height": 10},
+                  gender={"masc": 1, "fem": 1}, age={"na": 1}),
+    ]
+    (root / "annotations").mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(root / "annotations" / "annotations.csv", index=False)
+    return root
+
+
+def test_facet_labels_and_crops(tmp_path, monkeypatch):
+    monkeypatch.setenv("CLIPBIAS_CACHE", str(tmp_path / "cache"))
+    m = load_facet(make_facet(tmp_path / "facet"))
+    t = m.table
+    check_vocabulary(m)
+    assert list(t["item_id"]) == ["11", "12", "21", "22"] and set(t["split"]) == {"all"}
+    assert list(t["gender"]) == ["female", "male", "non-binary", "none"]  # a tie is "none"
+    assert list(t["age"]) == ["young", "older", "middle", "none"]
+    assert list(t["concept"]) == ["nurse", "doctor", "doctor", "doctor"]
+    # mean Monk index over the annotators' choices, slow reference: sum k c_k / sum c_k
+    expected = [(2 + 3) / 2, (5 + 6) / 2, (8 * 2 + 9) / 3]
+    np.testing.assert_allclose(t["skin_tone"][:3], expected)
+    assert np.isnan(t["skin_tone"][3])
+    assert list(t["skin_group"]) == ["light", "light", "dark", ""]  # 5.5 is light
+    assert list(t["source_image"]) == ["imgs_1/sa_1.jpg"] * 2 + ["imgs_3/sa_2.jpg"] * 2
+    # person 12's box runs past the 40x20 image: clipped; 20.4 floors to 20
+    assert json.loads(t["box"][1]) == [20, 10, 40, 20]
+    assert m.missing_files().count == 0
+    quadrant = {0: 0, 1: 3, 2: 2, 3: 1}  # the quadrant each person's box covers
+    for i, path in enumerate(m.image_paths()):
+        with Image.open(path) as crop:
+            assert crop.size == (20, 10)
+            mean = np.asarray(crop.convert("RGB"), dtype=float).reshape(-1, 3).mean(axis=0)
+        np.testing.assert_allclose(mean, _FACET_COLOURS[quadrant[i]], atol=4)
+
+
+def test_facet_crops_are_written_once_and_follow_their_source(tmp_path, monkeypatch):
+    monkeypatch.setenv("CLIPBIAS_CACHE", str(tmp_path / "cache"))
+    root = make_facet(tmp_path / "facet")
+    first = load_facet(root)
+    stamps = [p.stat().st_mtime_ns for p in first.image_paths()]
+    again = load_facet(root)
+    assert again.digest() == first.digest()
+    assert [p.stat().st_mtime_ns for p in again.image_paths()] == stamps
+    write_quadrants(root / "imgs_1" / "sa_1.jpg", size=(40, 24))  # an edited image
+    edited = load_facet(root)
+    assert list(edited.table["image_path"][:2]) != list(first.table["image_path"][:2])
+    assert list(edited.table["image_path"][2:]) == list(first.table["image_path"][2:])
+
+
+def test_facet_fraction_keeps_a_seeded_share(tmp_path, monkeypatch):
+    monkeypatch.setenv("CLIPBIAS_CACHE", str(tmp_path / "cache"))
+    root = make_facet(tmp_path / "facet")
+    half = load_facet(root, fraction=0.5, seed=3)
+    assert len(half) == 2 and half.digest() == load_facet(root, fraction=0.5, seed=3).digest()
+    everyone = list(load_facet(root).table["item_id"])
+    picked = list(half.table["item_id"])
+    assert set(picked) <= set(everyone) and picked == sorted(picked, key=everyone.index)
+    seeds = {tuple(load_facet(root, fraction=0.5, seed=s).table["item_id"]) for s in range(8)}
+    assert len(seeds) > 1
+    for bad in (0.0, 1.5, True, "0.5"):
+        with pytest.raises(ValueError, match="fraction"):
+            load_facet(root, fraction=bad)
+
+
+def test_facet_errors(tmp_path, monkeypatch):
+    monkeypatch.setenv("CLIPBIAS_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(DatasetNotFoundError, match=r"facet\.metademolab\.com"):
+        load_facet(tmp_path / "absent")
+    root = make_facet(tmp_path / "facet")
+    (root / "imgs_3" / "sa_2.jpg").unlink()
+    with pytest.raises(DatasetNotFoundError, match=r"1 image\(s\) named in annotations\.csv"):
+        load_facet(root)
+    write_quadrants(root / "images" / "sa_2.jpg")  # the merged-folder layout is found too
+    assert len(load_facet(root)) == 4
+    box = {"x": 50, "y": 0, "width": 5, "height": 5}
+    make_facet(root, [facet_row("1", "sa_1.jpg", box, gender={"fem": 1})])
+    with pytest.raises(ValueError, match="outside its 40x20 image"):
+        load_facet(root)
+    make_facet(root, [facet_row("1", "sa_1.jpg", "not a box")])
+    with pytest.raises(ValueError, match="neither JSON nor"):
+        load_facet(root)
+    make_facet(root, [facet_row("1", "sa_1.jpg", {"x": 0, "y": 0})])
+    with pytest.raises(ValueError, match="x, y, width and height"):
+        load_facet(root)
+    row = facet_row("1", "sa_1.jpg", box)
+    make_facet(root, [row, row])
+    with pytest.raises(ValueError, match="person_id is not unique"):
+        load_facet(root)
+    pd.DataFrame([{k: v for k, v in row.items() if k != "skin_tone_4"}]).to_csv(
+        root / "annotations" / "annotations.csv", index=False)
+    with pytest.raises(ValueError, match=r"lacks FACET column\(s\) \['skin_tone_4'\]"):
+        load_facet(root)
