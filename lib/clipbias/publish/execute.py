@@ -14,7 +14,8 @@ import papermill
 
 from clipbias.atomic import atomic_write_text
 from clipbias.publish.profiles import load_profile, parameter_names, profile_path
-from clipbias.viz.offline import VEGALITE_MIME_RE, offline_html, static_png
+from clipbias.publish.offline import offline_html
+from clipbias.viz.render import VEGALITE_MIME_RE, static_png
 
 __all__ = [
     "KERNEL_NAME",
@@ -36,8 +37,8 @@ def embed_charts(notebook: nbformat.NotebookNode, *, prefix: str) -> int:
     """Make every altair chart output of ``notebook`` render offline; return how many there were.
 
     For each output holding a Vega-Lite spec, the spec's mime entry is replaced by ``text/html``
-    from :func:`clipbias.viz.offline.offline_html` (element ids ``<prefix>-1``, ``<prefix>-2``, ...)
-    and a PNG from :func:`clipbias.viz.offline.static_png` for non-HTML builders. An output
+    from :func:`clipbias.publish.offline.offline_html` (element ids ``<prefix>-1``, ``<prefix>-2``, ...)
+    and a PNG from :func:`clipbias.viz.render.static_png` for non-HTML builders. An output
     that loads vega from a CDN without carrying its spec (altair's default renderer, when the
     notebook did not ``import clipbias.viz``) raises ``ValueError``.
     """

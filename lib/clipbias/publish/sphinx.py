@@ -1,8 +1,8 @@
 """Sphinx extension for the book's HTML pages: offline vega, and a clean browser console.
 
-Enable it in ``_config.yml`` with ``sphinx: extra_extensions: [clipbias.viz.sphinx]``.
+Enable it in ``_config.yml`` with ``sphinx: extra_extensions: [clipbias.publish.sphinx]``.
 
-- At ``config-inited`` it writes the vega bundle (:func:`clipbias.viz.offline.bundle_path`) into
+- At ``config-inited`` it writes the vega bundle (:func:`clipbias.publish.offline.bundle_path`) into
   the clipbias cache (once per vl-convert and Vega-Lite version), adds that folder to
   ``html_static_path`` and loads the bundle on every page. Nothing is written into the source tree
   and nothing is fetched from the network.
@@ -28,7 +28,7 @@ from sphinx.config import Config
 
 from clipbias.atomic import atomic_dir
 from clipbias.paths import cache_dir
-from clipbias.viz.offline import BUNDLE_NAME, bundle_path
+from clipbias.publish.offline import BUNDLE_NAME, bundle_path
 
 __all__ = ["MATHJAX_CONFIG", "mathjax_folder", "setup", "unique_scripts"]
 
