@@ -8,7 +8,8 @@
   ABLE;
 - :mod:`~clipbias.metrics.similarity`: linear CKA and mutual k-NN alignment;
 - :mod:`~clipbias.metrics.stats`, :mod:`~clipbias.metrics.multiplicity`,
-  :mod:`~clipbias.metrics.regression`: correlations with intervals, Holm/BH, mixed models.
+  :mod:`~clipbias.metrics.regression`: correlations with intervals, Holm/BH, mixed models
+  (grouped and model-aware; :mod:`~clipbias.metrics.regression_sim` simulates their coverage).
 """
 
 from clipbias.metrics.association import (
@@ -31,7 +32,14 @@ from clipbias.metrics.eat import (
 from clipbias.metrics.eat_battery import BATTERY_COLUMNS, EATRecord, run_eat_battery
 from clipbias.metrics.eat_bootstrap import bootstrap_effect_size
 from clipbias.metrics.multiplicity import benjamini_hochberg, holm
-from clipbias.metrics.regression import MixedLMFit, fit_mixedlm
+from clipbias.metrics.regression import (
+    MixedLMFit,
+    MixedLMFitError,
+    check_full_rank,
+    fit_mixedlm,
+    fit_model_aware,
+)
+from clipbias.metrics.regression_sim import CoverageResult, simulate_coverage, zoo_layout
 from clipbias.metrics.retrieval import (
     GroupRecallKL,
     bias_at_k,
@@ -60,21 +68,25 @@ __all__ = [
     "BATTERY_COLUMNS",
     "AssociationBias",
     "CorrelationResult",
+    "CoverageResult",
     "EATRecord",
     "EATResult",
     "GroupRecallKL",
     "MixedLMFit",
+    "MixedLMFitError",
     "able",
     "association_bias",
     "association_scores",
     "benjamini_hochberg",
     "bias_at_k",
     "bootstrap_effect_size",
+    "check_full_rank",
     "correlation",
     "correlation_table",
     "effect_size",
     "fisher_z_interval",
     "fit_mixedlm",
+    "fit_model_aware",
     "holm",
     "linear_cka",
     "max_skew_at_k",
@@ -91,8 +103,10 @@ __all__ = [
     "run_eat_battery",
     "sc_effect_size",
     "sc_permutation_test",
+    "simulate_coverage",
     "skew_at_k",
     "top_k_indices",
     "zero_shot_accuracy",
     "zero_shot_correct",
+    "zoo_layout",
 ]
