@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
+from clipbias.data.synthetic import PRETRAINING_DATASETS, planted_truth
 from clipbias.interventions.train import missing_zoo_models, train_synthetic_zoo
 from clipbias.zoo.schema import CATALOG_COLUMNS
 from clipbias.zoo.synthetic import zoos
@@ -13,7 +15,7 @@ from clipbias.zoo.synthetic.architectures import TINY_CONFIGS
 from clipbias.zoo.synthetic.catalog import synthetic_catalog
 from clipbias.zoo.synthetic.checkpoints import read_metadata
 from clipbias.zoo.synthetic.ids import UntrainedModelError, is_synthetic, load_synthetic
-from clipbias.zoo.synthetic.zoos import ZooEntry, zoo_entries
+from clipbias.zoo.synthetic.zoos import ZOOS, ZooEntry, zoo_entries
 
 
 @pytest.mark.parametrize("model_id,expected", [
@@ -31,12 +33,58 @@ def test_is_synthetic(model_id, expected):
 
 def test_zoo_sizes_and_factors():
     default, ci = zoo_entries("default"), zoo_entries("ci")
-    assert len(default) >= 24 and 6 <= len(ci) <= 8
     assert {e.arch for e in default} == set(TINY_CONFIGS)
     assert len({e.model_id for e in default}) == len(default)
+    assert len({e.model_id for e in ci}) == len(ci) <= 12
     assert {e.model_id for e in ci} <= {e.model_id for e in default}
+    assert {e.dataset for e in default} == set(PRETRAINING_DATASETS)
     with pytest.raises(ValueError, match="known"):
         zoo_entries("huge")
+
+
+def test_default_zoo_replicates_half_of_its_cells():
+    seeds: dict[tuple[str, str], set[int]] = {}
+    for e in zoo_entries("default"):
+        seeds.setdefault((e.arch, e.dataset), set()).add(e.seed)
+    cells = {(a, d) for a in TINY_CONFIGS for d in PRETRAINING_DATASETS}
+    assert set(seeds) == cells                                    # every cell, seed 0 included
+    assert all(0 in s for s in seeds.values())
+    replicated = [c for c, s in seeds.items() if len(s) >= 2]
+    assert 2 * len(replicated) >= len(cells)
+    # replicates reach every dataset family and both architecture families
+    assert {PRETRAINING_DATASETS[d].family for _, d in replicated} == {"fair", "web", "skew"}
+    assert {a.split("-")[1] for a, _ in replicated} == {"vit", "rn"}
+
+
+def test_ci_zoo_design_identifies_the_zoo_regression(monkeypatch, tmp_path):
+    """d ~ log_params + arch_family + dataset_family + log_dataset_size: every family at both
+    sizes, two architecture sizes within one family, and a full-rank design."""
+    monkeypatch.setenv("CLIPBIAS_CACHE", str(tmp_path))
+    cat = synthetic_catalog("ci")
+    sizes = cat.groupby("dataset_family")["dataset_size"].nunique()
+    assert set(sizes.index) == {"fair", "web", "skew"} and (sizes == 2).all()
+    per_family = cat.groupby("arch_family")["params_total"].nunique()
+    assert per_family.max() >= 2 and len(per_family) == 2
+    fam = cat["dataset_family"]
+    design = np.column_stack([
+        np.ones(len(cat)), np.log(cat["params_total"]), cat["arch_family"] == "ResNet",
+        fam == "web", fam == "skew", np.log(cat["dataset_size"])]).astype(float)
+    assert np.linalg.matrix_rank(design) == design.shape[1]
+    # no factor is a function of another: size varies within every family and architecture,
+    # architecture within every family
+    assert (cat.groupby("arch")["dataset_size"].nunique() == 2).all()
+    assert (cat.groupby("dataset_family")["arch"].nunique() >= 2).all()
+    assert (cat.groupby("arch")["dataset_family"].nunique() == 3).all()
+
+
+def test_planted_truth_describes_every_zoo_dataset():
+    truth = planted_truth().set_index("dataset")
+    for zoo in ZOOS:
+        for e in zoo_entries(zoo):
+            config = PRETRAINING_DATASETS[e.dataset].config
+            assert truth.loc[e.dataset, "planted_association"] == config.association
+            assert truth.loc[e.dataset, "size"] == config.size
+            assert config.assignment_seed is None  # the battery's concept sides assume it
 
 
 def test_catalog_has_the_shared_columns_and_nan_scores_when_untrained(monkeypatch, tmp_path):
