@@ -340,3 +340,11 @@ def test_evaluation_defaults_are_documented_and_validated():
             EvalDefaults(**bad)
     with pytest.raises(ValueError, match="kind"):
         evaluation_set(WorldConfig(), kind="faces")
+
+
+def test_training_benchmark_drops_the_scene_knobs():
+    cfg = WorldConfig(neutral_share=0.5, object_free_share=0.5, object_visibility=0.0)
+    bench = benchmark_world(cfg, size=100, seed=0)
+    assert (bench.groups >= 0).all() and (bench.concepts >= 0).all() and bench.object_shown.all()
+    plain = benchmark_world(WorldConfig(), size=100, seed=0)
+    assert bench.images.tobytes() == plain.images.tobytes()
