@@ -141,8 +141,10 @@ def simulate_coverage(
     component. A failed fit (:class:`~clipbias.metrics.regression.MixedLMFitError`) is counted
     in ``n_failed`` and left out of the rates.
 
-    Speed: about 0.3 s per dataset for 24 models x 8 groups with two random slopes on one core,
-    so R = 50 takes about 15 s (``benchmarks/regression_bench.py``).
+    Speed (24 models x 8 groups, both fits, one core of a shared machine under load): about
+    0.35 s per dataset with random intercepts only and 0.6-0.8 s with two random slopes, so
+    R = 30-50 takes 10-40 s. Boundary fits cost most: the gradient optimisers fail there before
+    a derivative-free one is tried.
 
     Args:
         models: one row per model: ``model_column`` and every column ``formula`` uses.
