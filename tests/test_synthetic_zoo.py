@@ -80,11 +80,16 @@ def test_ci_zoo_design_identifies_the_zoo_regression(monkeypatch, tmp_path):
 def test_planted_truth_describes_every_zoo_dataset():
     truth = planted_truth().set_index("dataset")
     for zoo in ZOOS:
-        for e in zoo_entries(zoo):
-            config = PRETRAINING_DATASETS[e.dataset].config
+        configs = [PRETRAINING_DATASETS[e.dataset].config for e in zoo_entries(zoo)]
+        for e, config in zip(zoo_entries(zoo), configs, strict=True):
             assert truth.loc[e.dataset, "planted_association"] == config.association
             assert truth.loc[e.dataset, "size"] == config.size
-            assert config.assignment_seed is None  # the battery's concept sides assume it
+            for g in range(config.n_groups):
+                names = [config.concepts[c].name for c in config.stereotyped_concepts(g)]
+                assert f"{config.groups[g].name}: {', '.join(names)}" in \
+                    truth.loc[e.dataset, "stereotypes"]
+        # one assignment for the whole zoo: every model shares one battery
+        assert len({(c.concept_groups, c.group_contexts) for c in configs}) == 1
 
 
 def test_catalog_has_the_shared_columns_and_nan_scores_when_untrained(monkeypatch, tmp_path):

@@ -4,7 +4,8 @@ Each dataset is a :class:`WorldConfig` in a *family*. The family fixes the plant
 association; datasets within a family differ in size and caption quality, which carry no planted
 effect on bias. So the zoo study's regression ``d ~ dataset_family + log_dataset_size + ...``
 has a known answer: family matters (``fair`` < ``web`` < ``skew``), size does not.
-:func:`planted_truth` states it as a table.
+:func:`planted_truth` states it as a table. All datasets share one assignment (which concepts
+are stereotyped for which group; ``assignment_seed`` None), so every zoo model shares one battery.
 """
 
 from __future__ import annotations
@@ -54,12 +55,21 @@ def pretraining_dataset(name: str) -> PretrainingDataset:
                          f"known: {sorted(PRETRAINING_DATASETS)}") from None
 
 
+def _stereotypes(config: WorldConfig) -> str:
+    """``"orange: chef, farmer, ...; teal: ..."``: the concepts stereotyped for each group."""
+    return "; ".join(f"{g.name}: " + ", ".join(config.concepts[c].name
+                                               for c in config.stereotyped_concepts(i))
+                     for i, g in enumerate(config.groups))
+
+
 def planted_truth() -> pd.DataFrame:
-    """One row per named dataset: name, family, planted association, group imbalance, context
-    correlation, size, caption noise, group mention rate and description."""
+    """One row per named dataset: name, family, planted association, the stereotyped concepts
+    of each group (the assignment), group imbalance, context correlation, size, caption noise,
+    group mention rate and description."""
     return pd.DataFrame([{
         "dataset": d.name, "family": d.family,
         "planted_association": d.config.association,
+        "stereotypes": _stereotypes(d.config),
         "group_imbalance": d.config.group_imbalance,
         "context_correlation": d.config.context_correlation,
         "size": d.config.size, "caption_noise": d.config.caption_noise,
