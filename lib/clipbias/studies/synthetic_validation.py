@@ -35,12 +35,12 @@ from scipy import stats
 
 from clipbias.data.stimulus import ORDERS
 from clipbias.data.synthetic import (
+    World,
     WorldConfig,
     benchmark_world,
     concept_prompts,
     eat_specs,
     generate_world,
-    sample_gallery,
     world_manifest,
 )
 from clipbias.embed import embed_images, embed_texts
@@ -63,7 +63,7 @@ from clipbias.progress import progress as progress_bar
 from clipbias.studies._contract import StudyParams
 
 __all__ = ["METRICS", "TEXT_MEAN", "Params", "Result", "glue_values", "measure_model",
-           "null_summary", "run", "slope_interval", "slope_table"]
+           "measure_sweep", "null_summary", "run", "slope_interval", "slope_table"]
 
 #: Per-model metrics (name -> what it is); EAT rows carry a category and an order.
 METRICS: dict[str, str] = {
@@ -153,8 +153,8 @@ class Result:
 
     params: Params
     catalog: pd.DataFrame  # the zoo's catalog rows
-    gallery: pd.DataFrame  # sample scenes of the default world (sample_gallery's table)
-    default_stereotyped_share: float  # share of figures with a stereotyped concept there
+    sample_world: World  # a world of the default knobs (seeded by step "gallery"), to show
+    default_stereotyped_share: float  # share of its figures holding a stereotyped concept
     models: pd.DataFrame  # per model: level, replicate, seed, metric, category, order, value
     null: pd.DataFrame  # per metric/category/order at level 0: n, mean, sd, low, high
     slopes: pd.DataFrame  # per metric/category/order: slope, se, ci_low, ci_high, n, snr
@@ -347,11 +347,12 @@ def _level_table(models: pd.DataFrame) -> pd.DataFrame:
             .agg(mean="mean", sd="std", n="count").reset_index())
 
 
-def run(params: Params, *, progress: bool = True) -> Result:
-    """Train the zoo and the sweep, measure every model, summarise (see the module docstring)."""
-    catalog = train_synthetic_zoo(params.zoo, progress=progress)
-    sample = generate_world(WorldConfig(), seed=params.seed_for("gallery"))
-    gallery = sample_gallery(sample, n=12, columns=4, scale=3)
+def measure_sweep(params: Params, *, progress: bool = True) -> pd.DataFrame:
+    """Train (or fetch) every model of ``params.jobs()`` and measure it (:func:`measure_model`).
+
+    Returns the tidy per-model table: ``level, replicate, seed, metric, category, order, value``,
+    with the Concept d averaged over the three text orders added as order :data:`TEXT_MEAN`.
+    """
     base = params.world(0.0)
     battery = eat_specs(base, seed=params.seed_for("stimuli"), n_images=params.n_images)
     bench_world = benchmark_world(base, size=params.benchmark_size,
@@ -373,10 +374,17 @@ def run(params: Params, *, progress: bool = True) -> Result:
                     rows.append({"level": level, "replicate": r, "seed": seed, **row})
     finally:
         torch.set_num_threads(before)
-    models = _with_text_mean(pd.DataFrame(rows, columns=["level", "replicate", "seed", "metric",
-                                                         "category", "order", "value"]))
+    return _with_text_mean(pd.DataFrame(rows, columns=["level", "replicate", "seed", "metric",
+                                                       "category", "order", "value"]))
+
+
+def run(params: Params, *, progress: bool = True) -> Result:
+    """Train the zoo and the sweep, measure every model, summarise (see the module docstring)."""
+    catalog = train_synthetic_zoo(params.zoo, progress=progress)
+    sample = generate_world(WorldConfig(), seed=params.seed_for("gallery"))
+    models = measure_sweep(params, progress=progress)
     null = null_summary(models)
-    return Result(params=params, catalog=catalog, gallery=gallery,
+    return Result(params=params, catalog=catalog, sample_world=sample,
                   default_stereotyped_share=float(sample.stereotyped().mean()), models=models,
                   null=null, slopes=slope_table(models, null), levels=_level_table(models))
 

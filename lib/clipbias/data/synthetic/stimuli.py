@@ -10,7 +10,10 @@ For every pair of groups ``(g, h)`` two tests, with the stereotype-congruent dir
 
 Image targets show figures of every group in equal numbers (so the group is balanced within X and
 Y); image attributes show one group with every concept and context in equal numbers. Text stimuli
-use the caption vocabulary ("a photo of a chef", "an orange person", "a photo of a park").
+use the caption vocabulary ("a photo of a chef", "an orange person", "a photo of a park"); with
+``config.synonyms = m`` every name contributes its ``m`` words (``captions.words``), so a text
+set holds several distinct words per side, each in 4 phrasings. Which concepts and context go
+with which group follows the config's assignment (``WorldConfig.concept_groups``).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from clipbias.data.stimulus import ORDERS, EATSpec, StimulusSet
-from clipbias.data.synthetic.captions import article
+from clipbias.data.synthetic.captions import article, words
 from clipbias.data.synthetic.config import WorldConfig
 from clipbias.data.synthetic.world import build_world, world_manifest
 
@@ -50,7 +53,8 @@ def eat_specs(config: WorldConfig, *, seed: int = 0, n_images: int = 24,
     """The synthetic battery for worlds like ``config``: one :class:`EATSpec` per test and order.
 
     ``n_images`` images per image set (written once as PNG files to a content-addressed cache
-    folder); text sets hold 4 phrasings of each word. Deterministic in ``seed``.
+    folder); text sets hold 4 phrasings of each word (``config.synonyms`` words per name).
+    Deterministic in ``seed``.
     """
     if n_images < 2:
         raise ValueError(f"n_images must be >= 2, got {n_images}")
@@ -62,13 +66,15 @@ def eat_specs(config: WorldConfig, *, seed: int = 0, n_images: int = 24,
     text_sets: dict[str, tuple[str, ...]] = {}
     for g in range(k):
         gname = config.groups[g].name
-        own = [c for c in range(config.n_concepts) if c % k == g]
+        own = list(config.stereotyped_concepts(g))
+        place = config.group_contexts[g]
         image_sets[f"group:{gname}"] = _image_truth(config, n_images, groups=[g])
         image_sets[f"concepts:{gname}"] = _image_truth(config, n_images, concepts=own)
-        image_sets[f"context:{gname}"] = _image_truth(config, n_images, contexts=[g])
-        text_sets[f"group:{gname}"] = _texts([f"{gname} person"])
-        text_sets[f"concepts:{gname}"] = _texts([config.concepts[c].name for c in own])
-        text_sets[f"context:{gname}"] = _texts([config.contexts[g].name])
+        image_sets[f"context:{gname}"] = _image_truth(config, n_images, contexts=[place])
+        text_sets[f"group:{gname}"] = _texts([f"{w} person" for w in words(gname, config)])
+        text_sets[f"concepts:{gname}"] = _texts([w for c in own
+                                                 for w in words(config.concepts[c].name, config)])
+        text_sets[f"context:{gname}"] = _texts(list(words(config.contexts[place].name, config)))
     names = list(image_sets)
     truth = [np.concatenate([image_sets[s][j] for s in names]) for j in range(3)]
     world = build_world(*truth, config=config.replace(size=len(truth[2]), figures_per_scene=1),
