@@ -7,13 +7,8 @@ import pytest
 import torch
 from PIL import Image
 
-from clipbias.embed import (
-    AdaptiveBatcher,
-    auto_batch_size,
-    embed_images,
-    embed_texts,
-    is_out_of_memory,
-)
+from clipbias.embed import embed_images, embed_texts
+from clipbias.embed.batching import AdaptiveBatcher, auto_batch_size, is_out_of_memory
 from clipbias.embed.engine import iter_image_embeddings
 from clipbias.embed.inputs import image_source
 from test_embed_fixtures import CountingCLIP, corrupt, image_manifest, tiny_loader, write_images

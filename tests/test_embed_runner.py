@@ -13,14 +13,8 @@ import numpy as np
 import pytest
 
 import test_embed_fixtures
-from clipbias.embed import (
-    EmbeddingStore,
-    TextSet,
-    embed_images,
-    embed_texts,
-    image_key,
-    run_zoo,
-)
+from clipbias.embed import EmbeddingStore, TextSet, embed_images, embed_texts, run_zoo
+from clipbias.embed.cached import image_key
 from test_embed_fixtures import (
     KILL_ENV,
     CountingCLIP,

@@ -12,15 +12,10 @@ import pytest
 import clipbias.embed.store as store_module
 from clipbias.__main__ import main as clipbias_main
 from clipbias.data.manifest import make_manifest
-from clipbias.embed import (
-    EmbeddingBatch,
-    EmbeddingStore,
-    StoreKey,
-    cached_embed_texts,
-    embed_texts,
-    image_key,
-)
+from clipbias.embed import EmbeddingStore, StoreKey, cached_embed_texts, embed_texts
+from clipbias.embed.cached import image_key
 from clipbias.embed.cli import parse_size
+from clipbias.embed.result import EmbeddingBatch
 from test_embed_fixtures import tiny_loader, write_images
 
 N, D = 10, 6

@@ -31,3 +31,29 @@ def test_every_public_callable_of_each_subpackage_is_documented(package: str) ->
 def test_unknown_attribute_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
         _ = clipbias.nonexistent
+
+
+def test_every_study_module_is_exported_by_name() -> None:
+    from clipbias.studies import study_names
+
+    for name in study_names():
+        assert name in clipbias.__all__
+        assert getattr(clipbias, name) is importlib.import_module(f"clipbias.studies.{name}")
+
+
+def test_embed_exports_what_a_user_calls_not_its_machinery() -> None:
+    import clipbias.embed as embed
+
+    internals = {"AdaptiveBatcher", "auto_batch_size", "is_out_of_memory", "image_key",
+                 "text_key", "compute_precision", "embed_model_inputs", "EmbeddingBatch"}
+    assert internals.isdisjoint(embed.__all__)
+    assert {"embed_images", "embed_texts", "EmbeddingStore", "run_zoo"} <= set(embed.__all__)
+
+
+def test_import_clipbias_loads_no_torch() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, clipbias; print(sorted(m for m in ('torch', 'open_clip') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -4,34 +4,28 @@
   measurement); outputs are :class:`EmbeddingResult` (float32, L2-normalised, input order).
 - :class:`EmbeddingStore`, :class:`StoreKey`: embeddings on disk, in checked, atomic shards;
   :func:`cached_embed_images`, :func:`cached_embed_texts` embed through it.
-- :func:`run_zoo`: many models x many inputs, one load per model, ``local`` or ``ray`` executor.
+- :func:`run_zoo`: many models x many inputs (:class:`TextSet` for texts), one load per model,
+  ``local`` or ``ray`` executor; returns a :class:`ZooRun`.
+
+The machinery (batch sizing, store keys, shards) lives in the submodules ``batching``,
+``cached``, ``engine``, ``inputs``, ``result``, ``runner`` and ``store``.
 """
 
-from clipbias.embed.batching import AdaptiveBatcher, auto_batch_size, is_out_of_memory
-from clipbias.embed.cached import cached_embed_images, cached_embed_texts, image_key, text_key
-from clipbias.embed.engine import compute_precision, embed_images, embed_texts
-from clipbias.embed.result import EmbeddingBatch, EmbeddingResult
-from clipbias.embed.runner import TextSet, ZooRun, embed_model_inputs, run_zoo
-from clipbias.embed.store import EmbeddingStore, ShardError, StoreKey
+from clipbias.embed.cached import cached_embed_images, cached_embed_texts
+from clipbias.embed.engine import embed_images, embed_texts
+from clipbias.embed.result import EmbeddingResult
+from clipbias.embed.runner import TextSet, ZooRun, run_zoo
+from clipbias.embed.store import EmbeddingStore, StoreKey
 
 __all__ = [
-    "AdaptiveBatcher",
-    "EmbeddingBatch",
     "EmbeddingResult",
     "EmbeddingStore",
-    "ShardError",
     "StoreKey",
     "TextSet",
     "ZooRun",
-    "auto_batch_size",
     "cached_embed_images",
     "cached_embed_texts",
-    "compute_precision",
     "embed_images",
-    "embed_model_inputs",
     "embed_texts",
-    "image_key",
-    "is_out_of_memory",
     "run_zoo",
-    "text_key",
 ]
