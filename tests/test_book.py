@@ -1,66 +1,27 @@
 """The whole book, built with the ``ci`` profile the way ``make book PROFILE=ci`` builds it.
 
-The session fixture :func:`ci_book` is shared with ``test_browser.py``: the build runs once per
-pytest run (a marker file keyed by the run's private cache folder lets a second importer reuse it).
+The session fixture ``ci_book`` (tests/conftest.py) builds it once per pytest run from the ci
+notebooks the session executed once (``ci_notebooks``), with ``--skip-execute``; the browser tests
+share the same build.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
-import sys
 import textwrap
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from clipbias.publish import build_book, read_glued, toc_notebooks
 from clipbias.viz import BUNDLE_NAME
 
+if TYPE_CHECKING:
+    from conftest import BookBuild
+
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "book" / "_build" / "html"
-MARKER = ROOT / "book" / "_build" / ".clipbias-test-build.json"
-
-
-@dataclass(frozen=True)
-class BookBuild:
-    """Outcome of one ``python -m clipbias book --profile ci`` run."""
-
-    returncode: int
-    output: str
-    html: Path
-
-
-def _build_ci_book() -> BookBuild:
-    run_id = os.environ["CLIPBIAS_CACHE"]  # a fresh folder per pytest run (tests/conftest.py)
-    if MARKER.is_file():
-        recorded = json.loads(MARKER.read_text(encoding="utf-8"))
-        if recorded["run_id"] == run_id:
-            return BookBuild(recorded["returncode"], recorded["output"], HTML)
-    proc = subprocess.run(
-        [sys.executable, "-m", "clipbias", "book", "--profile", "ci"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    output = proc.stdout + proc.stderr
-    MARKER.parent.mkdir(parents=True, exist_ok=True)
-    MARKER.write_text(
-        json.dumps({"run_id": run_id, "returncode": proc.returncode, "output": output[-20000:]}),
-        encoding="utf-8",
-    )
-    return BookBuild(proc.returncode, output, HTML)
-
-
-@pytest.fixture(scope="session")
-def ci_book() -> BookBuild:
-    """The book built once with the ci profile into ``book/_build/html``."""
-    return _build_ci_book()
 
 
 def _page(docname: str) -> Path:
@@ -71,8 +32,20 @@ def _page(docname: str) -> Path:
 def test_book_builds_without_warnings(ci_book: BookBuild) -> None:
     assert ci_book.returncode == 0, ci_book.output[-5000:]
     assert not re.search(r"WARNING: ", ci_book.output)  # Sphinx's warning format
-    assert re.search(r"\[\d+/\d+\] .*pipeline_check\.md \(ci\)", ci_book.output)
-    assert re.search(r"done in \d+\.\d s", ci_book.output)
+    assert re.search(r"book built in \d+\.\d s", ci_book.output)
+
+
+@pytest.mark.slow
+def test_the_run_ends_with_each_chapters_time_against_its_budget(ci_book: BookBuild) -> None:
+    assert ci_book.returncode == 0, ci_book.output[-5000:]
+    summary = ci_book.output[ci_book.output.index("time per chapter:") :]
+    assert re.search(r"chapter\s+profile\s+seconds\s+budget\s+cache", summary)
+    for notebook in toc_notebooks(ROOT):
+        # reused: executed once by the session fixture, with its recorded time and its ci budget
+        assert re.search(rf"\n{notebook.stem}\s+ci\s+\d+\.\d\s+\d+\s+reused", summary), (
+            notebook.stem
+        )
+    assert re.search(r"\n\(book build\)\s+ci\s+\d+\.\d\s+\d+", summary)
 
 
 @pytest.mark.slow
@@ -97,9 +70,10 @@ def test_charts_are_served_from_the_books_own_files(ci_book: BookBuild) -> None:
 
 
 @pytest.mark.slow
-def test_glued_numbers_are_printed_in_the_page(ci_book: BookBuild) -> None:
+def test_glued_numbers_are_printed_in_the_page(ci_book: BookBuild, ci_glued) -> None:
     assert ci_book.returncode == 0, ci_book.output[-5000:]
-    glued = read_glued(ROOT / "book" / "executed" / "pipeline_check.ipynb")
+    glued = ci_glued("pipeline_check")
+    assert glued == read_glued(ROOT / "book" / "executed" / "pipeline_check.ipynb")
     text = _page("book/executed/pipeline_check").read_text(encoding="utf-8")
     for key in ["mean_planted", "mean_neutral", "gap", "expected_planted"]:
         assert f"{glued[key]:.3f}" in text, key

@@ -1,8 +1,10 @@
 """Every study notebook listed in ``_toc.yml`` runs with the ``ci`` profile through papermill.
 
 The list is read from the table of contents at collection time, so a notebook added to the toc
-(and to the profiles) is tested without touching this file. For each one the test checks that
-every value the prose pastes with ``{glue...}`` was glued, and that numeric formats get numbers.
+(and to the profiles and budgets) is tested without touching this file. Each notebook is executed
+once per test session by the ``ci_notebooks`` fixture (tests/conftest.py), shared with the book
+test. For each one the test checks that every value the prose pastes with ``{glue...}`` was glued,
+and that numeric formats get numbers.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from clipbias.publish import execute_notebook, read_glued, toc_notebooks
+from clipbias.publish import read_glued, toc_notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = toc_notebooks(ROOT)
@@ -41,8 +43,9 @@ def test_the_toc_lists_at_least_the_pipeline_check() -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[nb.stem for nb in NOTEBOOKS])
-def test_notebook_runs_with_ci_profile(notebook, tmp_path: Path) -> None:
-    executed = execute_notebook(notebook.source, "ci", output_dir=tmp_path)
+def test_notebook_runs_with_ci_profile(notebook, ci_notebooks) -> None:
+    executed = ci_notebooks.executed(notebook.stem)
+    assert executed.parent == ci_notebooks.folder  # the session's one execution
     glued = read_glued(executed)
     refs = glue_references(notebook.source.read_text(encoding="utf-8"))
     assert refs, f"{notebook.source} pastes no glued value into its prose"

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import nbformat
 import pytest
 
 from clipbias import publish
+from clipbias.publish import engine
 from clipbias.publish import profiles as profiles_mod
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,11 +48,14 @@ glue("label", label, display=False)
 
 
 def _write_study(root: Path, name: str = "tiny", body: str = "", profile: str = "") -> Path:
-    """A book root with one study notebook and a ci profile for it."""
+    """A book root with one study notebook, a ci profile and a ci budget of an hour for it."""
     (root / "notebooks" / "profiles").mkdir(parents=True)
     source = root / "notebooks" / f"{name}.md"
     source.write_text(NOTEBOOK.format(body=body), encoding="utf-8")
     (root / "notebooks" / "profiles" / "ci.yaml").write_text(profile or f"{name}:\n  x: 21\n")
+    (root / "notebooks" / "budgets.yaml").write_text(
+        f"chapters:\n  {name}:\n    ci: 3600\nbuild:\n  ci: 3600\n"
+    )
     (root / "_toc.yml").write_text(
         f"format: jb-book\nroot: book/intro\nchapters:\n  - file: book/executed/{name}\n"
     )
@@ -137,6 +145,72 @@ def test_every_toc_notebook_has_valid_parameters_in_every_profile(profile: str) 
         assert notebook.stem in sections, f"{profile}.yaml lacks a section for {notebook.stem}"
         names = publish.parameter_names(jupytext.read(notebook.source))
         assert set(sections[notebook.stem]) <= set(names), notebook.stem
+
+
+# --- time budgets ------------------------------------------------------------------------
+
+
+def test_every_toc_notebook_has_a_ci_and_an_embedded_budget() -> None:
+    budgets = publish.load_budgets(ROOT / publish.BUDGETS_FILE)
+    for notebook in publish.toc_notebooks(ROOT):
+        for profile in ("ci", "embedded"):
+            assert budgets.chapter_s(notebook.stem, profile) is not None, (notebook.stem, profile)
+        assert budgets.chapter_s(notebook.stem, "ci") <= 90  # the design: a ci chapter <= 90 s
+    assert budgets.build_s("ci") is not None and budgets.build_s("embedded") is not None
+
+
+def test_load_budgets_reads_and_validates(tmp_path: Path) -> None:
+    path = tmp_path / "budgets.yaml"
+    path.write_text("chapters:\n  a: {ci: 90, embedded: 720}\n  b: {full: 1.5}\nbuild: {ci: 45}\n")
+    budgets = publish.load_budgets(path)
+    assert budgets.chapter_s("a", "embedded") == 720.0 and budgets.chapter_s("b", "full") == 1.5
+    assert budgets.chapter_s("a", "full") is None and budgets.chapter_s("zzz", "ci") is None
+    assert budgets.build_s("ci") == 45.0 and budgets.build_s("embedded") is None
+    bad = {
+        "chapters: {a: {ci: 1}}\n": "exactly two keys",
+        "chapters: {a: {ci: 1}}\nbuild: {}\nextra: 1\n": "exactly two keys",
+        "chapters: [a]\nbuild: {}\n": "'chapters' must map",
+        "chapters: {a: 3}\nbuild: {}\n": "chapters.a must map profiles",
+        "chapters: {a: {huge: 3}}\nbuild: {}\n": "unknown profile 'huge'",
+        "chapters: {a: {ci: 0}}\nbuild: {}\n": r"chapters\.a\.ci must be a positive",
+        "chapters: {a: {ci: true}}\nbuild: {}\n": r"chapters\.a\.ci must be a positive",
+        "chapters: {a: {ci: .nan}}\nbuild: {}\n": r"chapters\.a\.ci must be a positive",
+        "chapters: {}\nbuild: {ci: -1}\n": r"build\.ci must be a positive",
+    }
+    for text, message in bad.items():
+        path.write_text(text)
+        with pytest.raises(ValueError, match=message):
+            publish.load_budgets(path)
+    with pytest.raises(ValueError, match="does not exist"):
+        publish.load_budgets(tmp_path / "missing.yaml")
+
+
+def test_summary_table_flags_only_the_steps_over_budget() -> None:
+    rows = [
+        publish.ChapterTime("synthetic_world", "embedded", 750.04, "cold", 720.0),
+        publish.ChapterTime("model_zoo", "embedded", 60.0, "warm", 60.0),  # at budget: not over
+        publish.ChapterTime("old", "?", None, "reused", None),
+        publish.ChapterTime("(book build)", "embedded", 50.5, None, 45.0),
+    ]
+    assert [r.chapter for r in rows if r.over_budget] == ["synthetic_world", "(book build)"]
+    lines = publish.summary_table(rows).splitlines()
+
+    def cells(line: str) -> list[str]:
+        return re.split(r"\s{2,}", line.strip())
+
+    assert cells(lines[0]) == ["chapter", "profile", "seconds", "budget", "cache"]
+    first = ["synthetic_world", "embedded", "750.0", "720", "cold", "OVER BUDGET"]
+    assert cells(lines[2]) == first
+    assert cells(lines[3]) == ["model_zoo", "embedded", "60.0", "60", "warm"]
+    assert cells(lines[4]) == ["old", "?", "-", "-", "reused"]
+    assert cells(lines[5]) == ["(book build)", "embedded", "50.5", "45", "OVER BUDGET"]
+    assert lines[6].startswith(
+        "over budget: synthetic_world (750.0 s > 720 s), (book build) (50.5 s > 45 s)"
+    )
+    # columns line up: every row's profile starts where the header's does
+    column = lines[0].index("profile")
+    assert all(line[column - 2 : column] == "  " and line[column] != " " for line in lines[2:6])
+    assert publish.summary_table(rows[1:3]).splitlines()[-1].startswith("every step within")
 
 
 # --- glue --------------------------------------------------------------------------------
@@ -231,6 +305,61 @@ def test_execute_notebook_applies_profile_and_overrides(tmp_path: Path) -> None:
     defaults = next(t for t in tags if "parameters" in t)
     assert "hide-input" in defaults  # the run's values (injected cell) are shown, defaults folded
     assert any("injected-parameters" in t and "hide-input" not in t for t in tags)
+    record = publish.run_record(out)
+    assert record["profile"] == "ci" and record["seconds"] > 0
+    yaml_profile = tmp_path / "notebooks" / "profiles" / "ci.yaml"
+    again = publish.execute_notebook(source, yaml_profile, output_dir=tmp_path / "again")
+    assert publish.run_record(again)["profile"] == "ci"  # a profile file is named by its stem
+
+
+@pytest.mark.slow
+def test_execute_notebook_limits_the_whole_notebook_not_each_cell(tmp_path: Path) -> None:
+    # two cells of 2 s each: each fits in 3 s, together they do not
+    second_cell = "\n```\n\n```{code-cell} ipython3\n"
+    source = _write_study(tmp_path, body=f"import time\ntime.sleep(2){second_cell}time.sleep(2)")
+    message = r"tiny\.md: did not finish within its time limit of 3 s"
+    with pytest.raises(publish.NotebookTimeoutError, match=message):
+        publish.execute_notebook(source, "ci", output_dir=tmp_path / "out", timeout_s=3)
+    assert not (tmp_path / "out" / "tiny.ipynb").exists()
+    with pytest.raises(ValueError, match="timeout_s must be positive"):
+        publish.execute_notebook(source, "ci", output_dir=tmp_path / "out", timeout_s=0)
+
+
+def test_deadline_timeout_gives_each_cell_the_time_left() -> None:
+    now = [100.0]
+    timeout = engine.deadline_timeout(10, clock=lambda: now[0])
+    cell = nbformat.v4.new_code_cell("x")
+    assert timeout(cell) == 10
+    now[0] = 103.5
+    assert timeout(cell) == 7  # 6.5 s left, rounded up
+    now[0] = 120.0
+    assert timeout(cell) == 1  # past the deadline: the next cell times out at once
+    with pytest.raises(ValueError, match="limit_s must be positive"):
+        engine.deadline_timeout(0)
+
+
+def test_cell_progress_counts_code_cells_and_shows_the_running_cell(monkeypatch, capsys) -> None:
+    monkeypatch.setenv("CLIPBIAS_PROGRESS", "1")
+    now = [0.0]
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# t"),
+        nbformat.v4.new_code_cell("a"),
+        nbformat.v4.new_code_cell("b"),
+    ])
+    with engine.CellProgress(desc="nb", tick_s=0.01, clock=lambda: now[0]) as bar:
+        bar.begin(notebook)
+        bar.cell_start(notebook.cells[0], 0)  # markdown: not counted
+        bar.cell_complete(notebook.cells[0], 0)
+        bar.cell_start(notebook.cells[1], 1)
+        now[0] = 65.0
+        while "cell 1: 65 s" not in capsys.readouterr().err:  # the ticker redraws the bar
+            time.sleep(0.01)
+        bar.cell_complete(notebook.cells[1], 1)
+        bar.cell_start(notebook.cells[2], 2)
+        bar.cell_complete(notebook.cells[2], 2)
+    assert "2/2" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="tick_s must be positive"):
+        engine.CellProgress(desc="nb", tick_s=0)
 
 
 def test_defaults_stay_visible_when_nothing_was_injected() -> None:
@@ -268,6 +397,21 @@ def test_main_executes_and_reports_failures(tmp_path: Path, capsys) -> None:
     assert (tmp_path / "book" / "executed" / "good.ipynb").is_file()
     printed = capsys.readouterr().out
     assert "[1/1]" in printed and "done in" in printed
+    assert "(ci, budget 3600 s)" in printed
+    table = printed[printed.index("time per chapter:") :]
+    assert re.search(r"\ngood\s+ci\s+\d+\.\d\s+3600\s+(cold|warm)\n", table)
+    assert "every step within its budget" in table
+
+    # --skip-execute executes nothing and reports the recorded time as reused
+    executed = tmp_path / "book" / "executed" / "good.ipynb"
+    before = executed.read_bytes()
+    assert publish.main([*root, "--skip-execute"]) == 0
+    printed = capsys.readouterr().out
+    assert "[1/1]" not in printed and executed.read_bytes() == before
+    seconds = publish.run_record(executed)["seconds"]
+    assert re.search(rf"\ngood\s+ci\s+{seconds:.1f}\s+3600\s+reused\n", printed)
+    with pytest.raises(SystemExit):
+        publish.main([*root, "--skip-execute", "--only", "good"])
 
     bad = tmp_path / "bad"
     _write_study(bad, name="good", body="1 / 0")
@@ -299,3 +443,65 @@ def test_main_refuses_to_build_with_unexecuted_notebooks(tmp_path: Path, capsys)
 def test_build_book_needs_a_book_root(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="not a book root"):
         publish.build_book(tmp_path)
+
+
+# --- publishing to gh-pages ---------------------------------------------------------------
+
+
+def _git(*args: str) -> str:
+    return subprocess.run(["git", *args], check=True, capture_output=True, text=True).stdout
+
+
+def _publish(html: Path, work: Path, remote: Path) -> subprocess.CompletedProcess[str]:
+    """What `make publish` runs after building the book, here against a local bare repository."""
+    return subprocess.run(
+        [sys.executable, "-m", "clipbias.publish.pages", "--html", str(html), "--remote",
+         str(remote), "--repo", str(work)],
+        capture_output=True, text=True, check=False,
+    )
+
+
+def test_publish_pushes_the_html_to_a_gh_pages_branch(tmp_path: Path) -> None:
+    remote, work, html = tmp_path / "remote.git", tmp_path / "work", tmp_path / "html"
+    _git("init", "--bare", "-q", str(remote))
+    _git("init", "-q", str(work))
+    _git("-C", str(work), "config", "user.name", "Book Bot")
+    _git("-C", str(work), "config", "user.email", "bot@example.invalid")
+    (work / "README.md").write_text("source\n")
+    _git("-C", str(work), "add", "README.md")
+    _git("-C", str(work), "commit", "-q", "-m", "source")
+    head = _git("-C", str(work), "rev-parse", "HEAD")
+    (html / "_static").mkdir(parents=True)
+    (html / "index.html").write_text("<html>v1</html>")
+    (html / "_static" / "bundle.js").write_text("// js")
+
+    done = _publish(html, work, remote)
+    assert done.returncode == 0, done.stderr
+    assert "published" in done.stdout
+    files = _git("--git-dir", str(remote), "ls-tree", "-r", "--name-only", "gh-pages").split()
+    assert sorted(files) == [".nojekyll", "_static/bundle.js", "index.html"]
+    assert _git("--git-dir", str(remote), "show", "gh-pages:index.html") == "<html>v1</html>"
+
+    (html / "index.html").write_text("<html>v2</html>")
+    assert _publish(html, work, remote).returncode == 0
+    assert _git("--git-dir", str(remote), "show", "gh-pages:index.html") == "<html>v2</html>"
+    assert _git("--git-dir", str(remote), "rev-list", "--count", "gh-pages").strip() == "2"
+    # the source branch, its work tree and its index are untouched
+    assert _git("-C", str(work), "rev-parse", "HEAD") == head
+    assert _git("-C", str(work), "status", "--porcelain") == ""
+
+
+def test_publish_refuses_without_a_built_book_or_a_repository(tmp_path: Path) -> None:
+    from clipbias.publish.pages import PublishError, publish_html
+
+    (tmp_path / "html").mkdir()
+    done = _publish(tmp_path / "html", tmp_path, tmp_path / "remote.git")
+    assert done.returncode == 1 and "build the book first" in done.stderr
+    (tmp_path / "html" / "index.html").write_text("x")
+    with pytest.raises(PublishError, match="not a git repository"):
+        publish_html(tmp_path / "html", repo=tmp_path)
+    _git("init", "-q", str(tmp_path / "work"))
+    _git("-C", str(tmp_path / "work"), "config", "user.name", "Book Bot")
+    _git("-C", str(tmp_path / "work"), "config", "user.email", "bot@example.invalid")
+    with pytest.raises(PublishError, match=r"(?s)failed.*nowhere"):  # the remote does not exist
+        publish_html(tmp_path / "html", repo=tmp_path / "work", remote=str(tmp_path / "nowhere"))

@@ -4,25 +4,32 @@ from __future__ import annotations
 
 import base64
 import os
+import time
 from collections.abc import Mapping
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 import jupytext
 import nbformat
 import papermill
+from nbclient.exceptions import CellTimeoutError
 
 from clipbias.atomic import atomic_write_text
-from clipbias.publish.profiles import load_profile, parameter_names, profile_path
+from clipbias.publish.engine import ENGINE_NAME, CellProgress, deadline_timeout
 from clipbias.publish.offline import offline_html
+from clipbias.publish.profiles import load_profile, parameter_names, profile_path
 from clipbias.viz.render import VEGALITE_MIME_RE, static_png
 
 __all__ = [
     "KERNEL_NAME",
+    "RUN_METADATA",
     "NotebookExecutionError",
+    "NotebookTimeoutError",
     "embed_charts",
     "execute_notebook",
     "fold_default_parameters",
+    "run_record",
 ]
 
 #: The Jupyter kernel every study runs in (the environment's own Python).
@@ -31,6 +38,10 @@ KERNEL_NAME = "python3"
 
 class NotebookExecutionError(RuntimeError):
     """A cell of a study notebook raised; the message names the notebook, the cell and the error."""
+
+
+class NotebookTimeoutError(NotebookExecutionError):
+    """A study notebook ran past its time limit; the message names the notebook and the limit."""
 
 
 def embed_charts(notebook: nbformat.NotebookNode, *, prefix: str) -> int:
@@ -107,13 +118,26 @@ def _resolve_parameters(
     return params
 
 
+#: Key of the executed notebook's metadata that records how it was made (profile, seconds).
+RUN_METADATA = "clipbias"
+
+
+def _profile_label(profile: str | os.PathLike[str] | None) -> str | None:
+    """``"ci"`` for the profile ``"ci"`` and for ``.../ci.yaml``; ``None`` for the defaults."""
+    if profile is None:
+        return None
+    text = os.fspath(profile)
+    return Path(text).stem if text.endswith((".yaml", ".yml")) else text
+
+
 def execute_notebook(
     path: str | os.PathLike[str],
     profile: str | os.PathLike[str] | None,
     *,
     output_dir: str | os.PathLike[str],
     parameters: Mapping[str, Any] | None = None,
-    timeout_s: int | None = None,
+    timeout_s: float | None = None,
+    show_progress: bool = False,
 ) -> Path:
     """Execute a MyST study notebook with a parameter profile; return the executed ``.ipynb``.
 
@@ -122,9 +146,16 @@ def execute_notebook(
     notebook's own defaults). ``parameters`` override the profile's values. The notebook runs in
     the ``python3`` kernel with the notebook's folder as working directory; chart outputs are made
     offline-renderable (:func:`embed_charts`), the defaults cell is folded
-    (:func:`fold_default_parameters`) and the result is written atomically to
-    ``<output_dir>/<stem>.ipynb``. A failing cell raises :class:`NotebookExecutionError`.
+    (:func:`fold_default_parameters`), the run is recorded in the notebook's metadata
+    (``metadata["clipbias"] = {"profile": ..., "seconds": ...}``, read back by
+    :func:`run_record`) and the result is written atomically to ``<output_dir>/<stem>.ipynb``.
+
+    ``timeout_s`` limits the whole notebook (kernel start excluded): each cell may run for the time
+    left. ``show_progress`` draws a bar over the code cells with elapsed times
+    (:class:`clipbias.publish.engine.CellProgress`). A failing cell raises
+    :class:`NotebookExecutionError`, an exhausted time limit :class:`NotebookTimeoutError`.
     """
+    started = time.perf_counter()
     source = Path(path)
     if source.suffix != ".md" or not source.is_file():
         raise ValueError(f"expected an existing MyST markdown notebook (.md), got {source}")
@@ -132,24 +163,55 @@ def execute_notebook(
         raise ValueError(f"timeout_s must be positive (got {timeout_s})")
     notebook = jupytext.read(source)
     params = _resolve_parameters(source, notebook, profile, parameters)
+    engine_options: dict[str, Any] = {}
+    if timeout_s is not None:
+        engine_options["timeout_func"] = deadline_timeout(timeout_s)
     try:
-        executed = papermill.execute_notebook(
-            notebook,
-            None,
-            parameters=params,
-            kernel_name=KERNEL_NAME,
-            cwd=str(source.parent.resolve()),
-            progress_bar=False,
-            log_output=False,
-            execution_timeout=timeout_s,
-        )
+        bar_context = CellProgress(desc=f"  {source.stem}") if show_progress else None
+        with bar_context or nullcontext() as bar:
+            executed = papermill.execute_notebook(
+                notebook,
+                None,
+                parameters=params,
+                engine_name=ENGINE_NAME,
+                kernel_name=KERNEL_NAME,
+                cwd=str(source.parent.resolve()),
+                progress_bar=False,
+                log_output=False,
+                cell_progress=bar,
+                **engine_options,
+            )
     except papermill.PapermillExecutionError as exc:
         raise NotebookExecutionError(
             f"{source}: cell {exc.cell_index} (execution count {exc.exec_count}) raised "
             f"{exc.ename}: {exc.evalue}\n{''.join(exc.traceback)}"
         ) from exc
+    except CellTimeoutError as exc:
+        raise NotebookTimeoutError(
+            f"{source}: did not finish within its time limit of {timeout_s:g} s "
+            f"(stopped in a cell after {time.perf_counter() - started:.0f} s): {exc}"
+        ) from exc
     embed_charts(executed, prefix=f"clipbias-chart-{source.stem}")
     fold_default_parameters(executed)
+    seconds = time.perf_counter() - started
+    executed.metadata[RUN_METADATA] = {
+        "profile": _profile_label(profile),
+        "seconds": round(seconds, 3),
+    }
     destination = Path(output_dir) / f"{source.stem}.ipynb"
     atomic_write_text(destination, nbformat.writes(executed))
     return destination
+
+
+def run_record(executed_ipynb: str | os.PathLike[str]) -> dict[str, Any]:
+    """``{"profile": name or None, "seconds": float or None}`` of an executed notebook.
+
+    Notebooks executed before this record existed give the duration papermill stored and an
+    unknown (``None``) profile.
+    """
+    notebook = nbformat.read(os.fspath(executed_ipynb), as_version=4)
+    record = dict(notebook.metadata.get(RUN_METADATA, {}))
+    if "seconds" not in record:
+        record["seconds"] = notebook.metadata.get("papermill", {}).get("duration")
+    record.setdefault("profile", None)
+    return {"profile": record["profile"], "seconds": record["seconds"]}
