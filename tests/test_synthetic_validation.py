@@ -83,12 +83,13 @@ def test_null_summary_against_a_slow_reference():
 
 def test_null_prediction_interval_holds_one_more_seed_95_percent_of_the_time():
     rng = np.random.default_rng(3)
-    hits, n = 0, 2000
+    hits, n = 0, 1000
     for _ in range(n):
         draws = rng.normal(0.1, 0.7, 9)
         row = sv.null_summary(_models(draws[:8])).iloc[0]
         hits += row["low"] <= draws[8] <= row["high"]
-    assert abs(hits / n - 0.95) < 0.015
+    # binomial SD of the coverage at n = 1000 is 0.007
+    assert abs(hits / n - 0.95) < 0.021
 
 
 def test_null_summary_edges():
