@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from clipbias.publish import build_book, read_glued, toc_notebooks
-from clipbias.viz import BUNDLE_NAME
+from clipbias.publish.offline import BUNDLE_NAME
 
 if TYPE_CHECKING:
     from conftest import BookBuild
