@@ -391,9 +391,9 @@ def glue_values(result: Result) -> dict[str, float | int | str]:
     Intervals: ``share_outside_ci_kmeans`` and ``share_outside_ci_oracle`` (share of local
     values, uniform target, whose bootstrap interval excludes the global value, on the full
     set); ``share_outside_ci_null`` and ``share_outside_ci_planted`` (the same for the oracle
-    partition at the sweep's lowest level, 0, and its highest level); ``share_outside_ci_null_
-    dataset`` and ``share_outside_ci_planted_dataset`` (the same under the ``dataset``
-    target); ``sweep_high`` (the highest sweep level).
+    partition at the sweep's lowest level, 0, and its highest level);
+    ``share_outside_ci_null_dataset`` and ``share_outside_ci_planted_dataset`` (the same under
+    the ``dataset`` target); ``sweep_high`` (the highest sweep level).
     """
     p = result.params
     view = _headline_view(result)
