@@ -287,25 +287,39 @@ def model_zoo_rows(seed, *, n_models=18, n_tests=3, n_orders=2, model_sd=0.5):
     return pd.DataFrame(rows)
 
 
-def test_model_aware_fit_matches_dense_gls_with_crossed_components():
+def test_model_aware_fit_matches_dense_gls_with_rows_nested_in_models():
     df = model_zoo_rows(0)
     fit = fit_model_aware(df, "d ~ fam + size", model="model", groups=["test", "order"],
                           slopes=("size",), standardize=("size",))
     assert fit.specification == "model-aware" and fit.n_models == 18 and fit.n_groups == 6
-    comps = fit.variance_components.set_index("component")["variance"]
-    assert list(comps.index) == ["group", "group:size", "model", "residual"]
-    cell = (df["test"] + df["order"]).to_numpy()
-    same_model = (df["model"].to_numpy()[:, None] == df["model"].to_numpy()[None, :])
-    same_cell = cell[:, None] == cell[None, :]
-    zs = fit.result.model.exog[:, -1]  # the z-scored size column
-    v = (comps["residual"] * np.eye(len(df)) + comps["model"] * same_model
-         + comps["group"] * same_cell + comps["group:size"] * same_cell * np.outer(zs, zs))
-    beta, cov = gls_reference(fit.result.model.exog, fit.result.model.endog, v)
-    np.testing.assert_allclose(fit.coefficients["estimate"], beta, rtol=1e-5, atol=1e-8)
-    np.testing.assert_allclose(fit.coefficients["std_error"], np.sqrt(np.diag(cov)), rtol=0.02)
-    assert 0.03 < comps["model"] < 0.8  # planted 0.25 (18 models: a loose band)
+    assert list(fit.coefficients["term"]) == ["Intercept", "fam[T.b]", "fam[T.c]", "size"]
     assert list(fit.coefficients.columns) == ["term", "estimate", "std_error", "z", "p",
                                               "ci_low", "ci_high"]
+    comps = fit.variance_components.set_index("component")["variance"]
+    assert list(comps.index) == ["model", "group", "group:size", "residual"]
+    assert 0.03 < comps["model"] < 0.8  # planted 0.25 (18 models: a loose band)
+    # V = sigma^2 I + tau^2 [same model]; X = the formula's columns plus sum-coded group terms
+    same_model = df["model"].to_numpy()[:, None] == df["model"].to_numpy()[None, :]
+    v = comps["residual"] * np.eye(len(df)) + comps["model"] * same_model
+    exog = pd.DataFrame(fit.result.model.exog, columns=fit.result.model.exog_names)
+    beta, cov = gls_reference(exog.to_numpy(), fit.result.model.endog, v)
+    beta, se = pd.Series(beta, exog.columns), pd.Series(np.sqrt(np.diag(cov)), exog.columns)
+    table = fit.coefficients.set_index("term")
+    np.testing.assert_allclose(table["estimate"], beta[table.index], rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(table.loc[["fam[T.b]", "fam[T.c]"], "std_error"],
+                               se[["fam[T.b]", "fam[T.c]"]], rtol=0.02)
+    # averaged terms: widened by the moment estimate of the between-group spread
+    for term, comp in (("Intercept", "group"), ("size", "group:size")):
+        expected = np.sqrt(se[term] ** 2 + comps[comp] / 6)
+        assert table.loc[term, "std_error"] == pytest.approx(expected, rel=0.02)
+    assert comps["group"] > 0.05  # planted cell intercepts of SD 0.5
+    # the group intercept spread by moments, from the fitted sum-coded deviations
+    names = [n for n in exog.columns if n.startswith("C(_group_, Sum)") and ":" not in n]
+    dev = np.append(beta[names].to_numpy(), -beta[names].sum())
+    lmat = np.vstack([np.eye(5), -np.ones((1, 5))])
+    noise = np.trace(lmat @ cov[np.ix_(exog.columns.get_indexer(names),
+                                       exog.columns.get_indexer(names))] @ lmat.T)
+    assert comps["group"] == pytest.approx(max(0.0, (dev @ dev - noise) / 5), rel=0.02)
 
 
 def test_model_aware_boundary_without_a_model_effect_is_flagged():

@@ -4,8 +4,9 @@ Two specifications share one fitting engine and one tidy result (:class:`MixedLM
 
 - :func:`fit_mixedlm`: the paper's specification, rows grouped by test x order with a random
   intercept and optional correlated random slopes;
-- :func:`fit_model_aware`: the same fixed effects with the model as a crossed variance component,
-  because every model contributes a correlated row to every test x order cell.
+- :func:`fit_model_aware`: the same fixed effects with the model as a variance component (rows
+  nested in models, the test x order cells as fixed effects), because every model contributes a
+  correlated row to every cell.
 
 Around statsmodels the engine adds: z-scoring of named columns, chosen reference levels, a
 full-rank check of the fixed-effects design that names the confounded columns, an optimiser
@@ -19,7 +20,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -64,11 +65,11 @@ class MixedLMFit:
         coefficients: one row per fixed-effect term: term, estimate, std_error, z, p, ci_low,
             ci_high (Wald z, two-sided p, normal-theory interval).
         variance_components: component, variance: ``group`` (random intercept of the test x
-            order groups), ``group:<column>`` (random slopes), ``model`` (model-aware fit only),
-            ``residual``.
-        random_effects_cov: covariance matrix of the correlated random effects per group
-            (intercept and slopes; empty for the model-aware fit, whose components are
-            independent).
+            order groups) and ``group:<column>`` (random slopes) for the grouped fit, ``model``
+            for the model-aware fit, and ``residual``.
+        random_effects_cov: covariance matrix of the random effects per statsmodels group
+            (grouped fit: intercept and slopes per test x order group; model-aware fit: the
+            1 x 1 model variance).
         residual_variance: variance of the observation-level error.
         scaling: column -> (mean, standard deviation) used to z-score it (ddof=0).
         optimizer: the optimiser whose fit was accepted.
@@ -493,35 +494,46 @@ def fit_model_aware(
     confidence: float = 0.95,
     allow_unconverged: bool = False,
 ) -> MixedLMFit:
-    """Fit the same fixed effects with the model as a crossed variance component.
+    """Fit the same fixed effects with the model as a variance component.
 
-    Model, for model m in test x order group g:
-    y_mg = x_m beta + u_m + a_g + sum_k b_gk s_mk + e_mg, with independent u_m ~ N(0, tau^2)
-    (one shared deviation per model, the source of correlated rows), a_g ~ N(0, sigma_g^2)
-    (group intercepts), b_gk ~ N(0, sigma_k^2) (random slopes of the ``slopes`` columns) and
-    e_mg ~ N(0, sigma^2). The paper's grouping treats the rows of one model in different groups
-    as independent, so model-level predictors look as if measured on n_models x n_groups
-    independent units; here they are informed by n_models units, as they should be.
+    Model, for model m in test x order group g (rows r of that cell):
+    y_mgr = x_m beta + u_m + a_g + sum_k c_gk s_mk + e_mgr, with u_m ~ N(0, tau^2) (one shared
+    deviation per model: the source of correlated rows) and e ~ N(0, sigma^2). The group
+    intercepts a_g and the per-group slopes c_gk of the ``slopes`` columns are fixed effects in
+    sum-to-zero coding, so ``Intercept`` and each slope coefficient are averages over the groups
+    (the battery's cells are the fixed set of interest, not a sample). Only the terms of
+    ``formula`` are reported. The standard error of each averaged term (the intercept, each
+    slope) is widened by the between-group spread of its group deviations (a moment estimate
+    s^2 from the fitted deviations: se' = sqrt(se^2 + s^2 / G)), so its interval is about the
+    population of groups, as in the paper's random-effects reading; s^2 is reported as the
+    variance components ``group`` and ``group:<slope>``. The paper's grouping treats the rows
+    of one model in different groups as independent, so model-level predictors look as if
+    measured on n_models x n_groups independent units; here they are informed by n_models
+    units, as they should be.
 
-    Fitted by REML as crossed random effects: all rows in one statsmodels group with variance
-    components (``vc_formula``) for the model, the group intercepts and the slopes. Unlike
-    :func:`fit_mixedlm`, intercepts and slopes are independent (no covariances). Inference,
-    optimiser fallback, boundary handling and the rank check are those of :func:`fit_mixedlm`.
+    Why this form: crossed random effects (model and group both random) need statsmodels'
+    one-group variance-component form, which took about 9 minutes on the paper's 3,406 rows;
+    nesting rows in models takes seconds. With every model in every group, the estimates of
+    model-level terms equal those of the crossed fit.
+
+    Inference, optimiser fallback, boundary handling (tau^2 = 0 is flagged ``singular``) and the
+    rank check (over the full design, group terms included) are those of :func:`fit_mixedlm`.
 
     Args:
-        data: long-format rows, shape (n_rows, columns): one row per model x group (x test
-            variant); not modified.
+        data: long-format rows, shape (n_rows, columns): one or more rows per model x group;
+            not modified.
         formula: fixed part, as for :func:`fit_mixedlm`.
         model: column identifying the model each row comes from.
         groups: grouping column(s), as for :func:`fit_mixedlm`.
-        slopes: numeric columns with random slopes per group (the paper's
-            ``("log_params", "log_dataset_size")``); z-scored first when in ``standardize``.
+        slopes: numeric columns whose slope may differ between groups (the paper's random
+            slopes, here ``("log_params", "log_dataset_size")``); z-scored first when in
+            ``standardize``.
         reml, standardize, reference_levels, optimizers, maxiter, confidence,
         allow_unconverged: as for :func:`fit_mixedlm`.
 
     Returns:
-        :class:`MixedLMFit` with ``specification="model-aware"``, variance components
-        ``model``, ``group``, ``group:<slope>`` and ``residual``.
+        :class:`MixedLMFit` with ``specification="model-aware"`` and variance components
+        ``model`` (REML), ``group`` and ``group:<slope>`` (moment estimates) and ``residual``.
 
     Raises:
         ValueError: bad input, an absent reference level, a rank-deficient design.
@@ -535,19 +547,64 @@ def fit_model_aware(
     for col in slopes:
         if not pd.api.types.is_numeric_dtype(frame[col]):
             raise ValueError(f"slope column {col!r} is not numeric")
+        if not col.isidentifier():
+            raise ValueError(f"slope column {col!r} must be a Python identifier (it is written "
+                             "into the formula as is); rename it")
     n_models = int(frame[model].nunique())
     if n_models < 2:
         raise ValueError(f"column {model!r} has {n_models} model(s): the model-aware fit needs "
                          "at least 2")
-    frame["_model_"] = frame[model].astype(str).to_numpy()
     frame["_group_"] = _group_labels(frame, group_cols)
-    vc = {"model": "0 + C(_model_)", "group": "0 + C(_group_)"}
-    vc.update({f"group:{col}": f"0 + C(_group_):Q('{col}')" for col in slopes})
+    n_groups = int(frame["_group_"].nunique())
+    extra = [f"C(_group_, Sum):{col}" for col in slopes]
+    if n_groups > 1:
+        extra.insert(0, "C(_group_, Sum)")
+    full = " + ".join([formula, *extra])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        mixed = MixedLM.from_formula(formula, data=frame, groups=np.zeros(len(frame)),
-                                     re_formula="0", vc_formula=vc, missing="raise")
-    return _finish(mixed, reml=reml, optimizers=chosen, maxiter=maxiter,
-                   allow_unconverged=allow_unconverged, confidence=confidence, scaling=scaling,
-                   n_groups=int(frame["_group_"].nunique()), n_models=n_models,
-                   specification="model-aware", components=list(mixed.exog_vc.names))
+        mixed = MixedLM.from_formula(full, data=frame,
+                                     groups=frame[model].astype(str).to_numpy(),
+                                     missing="raise")
+    fit = _finish(mixed, reml=reml, optimizers=chosen, maxiter=maxiter,
+                  allow_unconverged=allow_unconverged, confidence=confidence, scaling=scaling,
+                  n_groups=n_groups, n_models=n_models, specification="model-aware",
+                  components=["model"])
+    return _average_over_groups(fit, slopes, n_groups, confidence)
+
+
+def _average_over_groups(fit: MixedLMFit, slopes: Sequence[str], n_groups: int,
+                         confidence: float) -> MixedLMFit:
+    """Widen the group-averaged terms by the spread of the groups; drop the group terms.
+
+    For the intercept (and each slope column) the G per-group deviations d = L delta (sum
+    coding: L = [I; -1'], delta the G - 1 fitted coefficients, covariance C) estimate the
+    between-group variance by moments, s^2 = max(0, (d'd - tr(L C L')) / (G - 1)); the averaged
+    term gets se' = sqrt(se^2 + s^2 / G), as if the groups were random.
+    """
+    fe = fit.result.fe_params
+    cov = pd.DataFrame(np.asarray(fit.result.cov_params())[: fe.size, : fe.size],
+                       index=fe.index, columns=fe.index)
+    table = fit.coefficients.set_index("term")
+    added: dict[str, float] = {}
+    for term, suffix in (("Intercept", ""), *((col, f":{col}") for col in slopes)):
+        names = [n for n in fe.index if n.startswith("C(_group_, Sum)[S.")
+                 and (n.endswith(suffix) if suffix else ":" not in n)]
+        if term not in table.index or len(names) != n_groups - 1 or n_groups < 2:
+            continue
+        lmat = np.vstack([np.eye(n_groups - 1), -np.ones((1, n_groups - 1))])
+        dev = lmat @ fe[names].to_numpy()
+        noise = np.trace(lmat @ cov.loc[names, names].to_numpy() @ lmat.T)
+        spread = max(0.0, (float(dev @ dev) - noise) / (n_groups - 1))
+        added["group" if term == "Intercept" else f"group:{term}"] = spread
+        table.loc[term, "std_error"] = float(np.hypot(table.loc[term, "std_error"],
+                                                      np.sqrt(spread / n_groups)))
+    table = table[~table.index.str.contains("_group_", regex=False)].copy()
+    table["z"] = table["estimate"] / table["std_error"]
+    table["p"] = 2.0 * sps.norm.sf(np.abs(table["z"]))
+    half = sps.norm.ppf(0.5 + confidence / 2.0) * table["std_error"]
+    table["ci_low"], table["ci_high"] = table["estimate"] - half, table["estimate"] + half
+    components = pd.concat([fit.variance_components.iloc[:-1],
+                            pd.DataFrame({"component": list(added),
+                                          "variance": list(added.values())}),
+                            fit.variance_components.iloc[-1:]], ignore_index=True)
+    return replace(fit, coefficients=table.reset_index(), variance_components=components)
