@@ -150,7 +150,7 @@ def execute_notebook(
     (``metadata["clipbias"] = {"profile": ..., "seconds": ...}``, read back by
     :func:`run_record`) and the result is written atomically to ``<output_dir>/<stem>.ipynb``.
 
-    ``timeout_s`` limits the whole notebook (kernel start excluded): each cell may run for the time
+    ``timeout_s`` limits the whole notebook (kernel start included): each cell may run for the time
     left. ``show_progress`` draws a bar over the code cells with elapsed times
     (:class:`clipbias.publish.engine.CellProgress`). A failing cell raises
     :class:`NotebookExecutionError`, an exhausted time limit :class:`NotebookTimeoutError`.
