@@ -12,14 +12,17 @@ import altair as alt
 from clipbias.viz.charts import coverage_heatmap, interval_chart
 from clipbias.viz.gallery import knobs_table, sample_gallery, scene_gallery_chart
 from clipbias.viz.render import book_renderer, save_static, static_png
+from clipbias.viz.tables import Table, format_table
 from clipbias.viz.theme import THEME_NAME, enable_theme
 
 __all__ = [
     "THEME_NAME",
+    "Table",
     "book_renderer",
     "coverage_heatmap",
     "enable_renderer",
     "enable_theme",
+    "format_table",
     "interval_chart",
     "knobs_table",
     "sample_gallery",
