@@ -61,8 +61,9 @@ from clipbias.zoo.downstream import downstream_scores
 from clipbias.zoo.random_init import random_init_id, random_init_model
 from clipbias.zoo.selections import SELECTIONS
 
-__all__ = ["FORMULA", "Params", "Result", "fit_table", "glue_values", "key_part",
-           "model_table", "regression_rows", "run"]
+__all__ = ["FORMULA", "Params", "Result", "check_references", "fit_specifications", "fit_table",
+           "glue_values", "key_part", "model_table", "planted_categories", "regression_rows",
+           "run"]
 
 #: Fixed part of both fits (the paper's).
 FORMULA = "d ~ log_params + architecture_family + dataset_family + log_dataset_size"
@@ -410,6 +411,17 @@ def regression_rows(battery: pd.DataFrame, models: pd.DataFrame) -> pd.DataFrame
     return rows
 
 
+def check_references(models: pd.DataFrame, params: Params) -> None:
+    """Raise ``ValueError`` if a chosen reference level is not a family of the selected models
+    (``models``: :func:`model_table`), naming the families present."""
+    for col, chosen, what in (("dataset_family", params.dataset_reference, "dataset_reference"),
+                              ("arch_family", params.arch_reference, "arch_reference")):
+        present = sorted(models[col].unique())
+        if chosen and chosen not in present:
+            raise ValueError(f"{what} {chosen!r} is not a {col} of the selected models "
+                             f"(present: {present}); choose one of these")
+
+
 def _references(rows: pd.DataFrame, params: Params) -> dict[str, str]:
     refs = {}
     for col, chosen in (("dataset_family", params.dataset_reference),
@@ -428,8 +440,14 @@ def _varying(rows: pd.DataFrame) -> tuple[list[str], str]:
     return terms, "d ~ " + " + ".join(terms)
 
 
-def _fit_both(rows: pd.DataFrame, refs: dict[str, str], notes: list[str]
-              ) -> tuple[MixedLMFit, str, MixedLMFit, tuple[str, ...]]:
+def fit_specifications(rows: pd.DataFrame, refs: dict[str, str], notes: list[str]
+                       ) -> tuple[MixedLMFit, str, MixedLMFit, tuple[str, ...]]:
+    """Fit the paper's specification and the model-aware fit on ``rows``
+    (:func:`regression_rows`): the formula's terms that vary, logs z-scored, reference levels
+    ``refs``; random slopes of the logs, dropped (with a line in ``notes``) when no optimiser
+    gives a usable fit with them. Returns ``(paper fit, its random-effects formula, model-aware
+    fit, its slopes)``. A rank-deficient design raises ``ValueError`` naming the confounded
+    columns."""
     terms, formula = _varying(rows)
     logs = [c for c in _LOGS if c in terms]
     refs = {k: v for k, v in refs.items() if k in terms}
@@ -596,6 +614,7 @@ def run(params: Params, *, progress: bool = True) -> Result:
     if not params.synthetic:
         loader(_model_ids(params)[0], device="cpu")  # missing weights fail here, in seconds
     models = model_table(params, progress=progress)
+    check_references(models, params)
     ids = models["model_id"].tolist()
     specs, records = _embed_all(ids, params, loader, device, progress=progress)
     battery = _battery_table(specs, records, params, device)
@@ -603,12 +622,8 @@ def run(params: Params, *, progress: bool = True) -> Result:
     all_rows = regression_rows(battery, models)
     rows = all_rows[all_rows["category"].isin(categories)]
     refs = _references(rows, params)
-    for col, level in refs.items():
-        if level not in set(rows[col]):
-            raise ValueError(f"reference level {level!r} is not a {col} of the selected models "
-                             f"(present: {sorted(rows[col].unique())}); choose one of these")
     notes: list[str] = []
-    paper, re_formula, aware, slopes = _fit_both(rows, refs, notes)
+    paper, re_formula, aware, slopes = fit_specifications(rows, refs, notes)
     coverage_table = (models.groupby(["arch_family", "dataset_family"]).size()
                       .rename("models").reset_index())
     return Result(

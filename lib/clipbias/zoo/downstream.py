@@ -135,8 +135,9 @@ def downstream_scores(model_ids: Sequence[str], catalog: pd.DataFrame) -> pd.Dat
                               source="openclip_results.csv", matched_as=hit)
         else:
             score = float(rows.at[mid, "downstream_score"])
-            what = ("Cherti et al. VTAB+ (catalog)" if source == "scaling_laws"
-                    else "held-out zero-shot accuracy (catalog)")
+            what = {"scaling_laws": "Cherti et al. VTAB+ (catalog)",
+                    "synthetic": "held-out zero-shot accuracy (catalog)"}.get(
+                        source, f"downstream_score given for source {source!r}")
             record.update(vtab_plus=score, source=what,
                           average_38=score if source == "synthetic" else np.nan)
             if np.isnan(score):
