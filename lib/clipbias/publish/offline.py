@@ -97,6 +97,10 @@ def offline_html(
     :mod:`clipbias.publish.sphinx` does). If the bundle is missing, the chart's box says so and the
     browser console gets an error, so a broken page never fails silently.
     ``element_id`` must be unique within the page (letters, digits, ``-`` and ``_``).
+
+    When the drawn chart is wider than its box (a phone) and its panels can wrap (a facet or an
+    ``hconcat``), the snippet draws it again with ``window.clipbiasWrap`` (the book's
+    ``clipbias-book.js``): fewer panels per row. The book's CSS scales whatever is still too wide.
     """
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", element_id):
         raise ValueError(f"element_id must be letters, digits, '-' or '_' (got {element_id!r})")
@@ -114,7 +118,17 @@ def offline_html(
         f'    console.error("clipbias: window.vegaEmbed is missing; {BUNDLE_NAME} not loaded");\n'
         "    return;\n"
         "  }\n"
-        f"  window.vegaEmbed(el, {_script_json(dict(spec))}, {_script_json(options)})\n"
+        f"  var spec = {_script_json(dict(spec))}, options = {_script_json(options)};\n"
+        "  function wrap(result) {\n"
+        "    var svg = el.querySelector('svg');\n"
+        "    var natural = svg ? parseFloat(svg.getAttribute('width')) : 0;\n"
+        "    var narrower = typeof window.clipbiasWrap === 'function'\n"
+        "      ? window.clipbiasWrap(spec, natural, el.clientWidth) : null;\n"
+        "    if (!narrower) { return result; }\n"
+        "    result.finalize();\n"
+        "    return window.vegaEmbed(el, narrower, options);\n"
+        "  }\n"
+        "  window.vegaEmbed(el, spec, options).then(wrap)\n"
         '    .catch(function (err) { el.textContent = "Chart error: " + err; console.error(err); });\n'
         "})();\n"
         "</script>\n"

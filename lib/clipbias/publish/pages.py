@@ -1,21 +1,103 @@
-"""Publish the built book: push ``book/_build/html`` to a ``gh-pages`` branch with ghp-import.
+"""The book's pages beyond the chapters: the landing page's chapter table, and publishing.
 
-``make publish`` builds the book and then runs ``python -m clipbias.publish.pages``, which commits
-the HTML folder as the whole content of the ``gh-pages`` branch (plus ``.nojekyll``, so GitHub
-Pages serves the ``_static/`` folders) and pushes that branch to the remote. Nothing else of the
-repository changes: ghp-import writes the commit with ``git fast-import``, without touching the
-work tree or the index.
+- :func:`chapter_rows` and :func:`chapter_table_markdown` describe the study chapters that
+  ``_toc.yml`` lists, from the files that define them (the notebooks' "Data source" lines, the
+  parameter profiles, ``notebooks/budgets.yaml``), so the landing page and the teaching page cannot
+  drift from the book (the Sphinx directive ``chapter-table`` of :mod:`clipbias.publish.sphinx`
+  renders it).
+- ``make publish`` builds the book and then runs ``python -m clipbias.publish.pages``, which
+  commits the HTML folder as the whole content of the ``gh-pages`` branch (plus ``.nojekyll``, so
+  GitHub Pages serves the ``_static/`` folders) and pushes that branch to the remote. Nothing else
+  of the repository changes: ghp-import writes the commit with ``git fast-import``, without
+  touching the work tree or the index.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["PublishError", "main", "publish_html"]
+from clipbias.publish.budgets import BUDGETS_FILE, load_budgets
+from clipbias.publish.profiles import PROFILES, load_profile, profile_path
+from clipbias.publish.toc import NOTEBOOK_DIR, toc_notebooks
+
+__all__ = [
+    "ChapterRow",
+    "PublishError",
+    "chapter_rows",
+    "chapter_table_markdown",
+    "main",
+    "publish_html",
+]
+
+_DATA_SOURCE_RE = re.compile(r"\*\*Data source:?\s*(.+?)\*\*", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class ChapterRow:
+    """One study chapter of the book, as the landing page lists it."""
+
+    docname: str  # the toc entry, e.g. "book/executed/synthetic_world"
+    stem: str  # the notebook's file stem (its section in each profile)
+    data_source: str  # the chapter's own "Data source" line (bold part, without the label)
+    budgets: dict[str, float]  # profile -> seconds allowed on 2 CPU cores (notebooks/budgets.yaml)
+    full_device: str | None  # the `device` the full profile sets (None: the chapter has none)
+
+
+def _data_source(source: Path) -> str:
+    match = _DATA_SOURCE_RE.search(source.read_text(encoding="utf-8"))
+    if match is None:
+        raise ValueError(f"{source} has no '**Data source: ...**' line; every study chapter "
+                         "states its data source near the top (CONTRIBUTING.md)")
+    return " ".join(match.group(1).split()).rstrip(".")
+
+
+def chapter_rows(root: str | os.PathLike[str] = ".") -> list[ChapterRow]:
+    """The study chapters that ``<root>/_toc.yml`` lists, in order, described from their files.
+
+    Raises ``ValueError`` when a chapter's notebook has no "Data source" line.
+    """
+    root = Path(root)
+    budgets = load_budgets(root / BUDGETS_FILE).chapters
+    full = load_profile(profile_path("full", profiles_dir=root / NOTEBOOK_DIR / "profiles"))
+    rows = []
+    for notebook in toc_notebooks(root):
+        device = full.get(notebook.stem, {}).get("device")
+        rows.append(ChapterRow(
+            docname=f"book/executed/{notebook.name}", stem=notebook.stem,
+            data_source=_data_source(notebook.source),
+            budgets=dict(budgets.get(notebook.stem, {})),
+            full_device=None if device is None else str(device),
+        ))
+    return rows
+
+
+def _minutes(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    return f"{seconds / 60:.1f} min" if seconds < 600 else f"{seconds / 60:.0f} min"
+
+
+def chapter_table_markdown(root: str | os.PathLike[str] = ".") -> str:
+    """A MyST table of :func:`chapter_rows`: chapter, data source, time budget per CPU profile,
+    and the device of the ``full`` profile."""
+    cpu_profiles = [p for p in PROFILES if p != "full"]
+    head = ["chapter", "data source (`ci`, `embedded`)",
+            *[f"`{p}` time budget (2 CPU cores)" for p in cpu_profiles], "`full` profile device"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in chapter_rows(root):
+        device = ("CPU only" if row.full_device is None
+                  else f"`{row.full_device}` (a GPU when one is found)" if row.full_device == "auto"
+                  else f"`{row.full_device}`")
+        cells = [f"{{doc}}`/{row.docname}`", row.data_source.replace("|", "\\|"),
+                 *[_minutes(row.budgets.get(p)) for p in cpu_profiles], device]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 class PublishError(RuntimeError):
