@@ -95,7 +95,7 @@ class Params(StudyParams):
                   "synthetic-rn-m"] = "synthetic-rn-s"  # architecture of the sweep models
     world_size: int = 4000  # image-caption pairs in each sweep model's world
     n_concepts: int = 12  # concepts of the sweep worlds (half stereotyped for each group)
-    synonyms: int = 3  # words per group, concept and context in captions and text stimuli
+    synonyms: int = 1  # words per group, concept and context in captions and text stimuli
     n_images: int = 24  # images per EAT image stimulus set
     n_permutations: int = 2000  # permutations per EAT p-value
     benchmark_size: int = 600  # balanced held-out images for retrieval and zero-shot metrics
@@ -361,6 +361,7 @@ def measure_sweep(params: Params, *, progress: bool = True) -> pd.DataFrame:
     runs = _train_all(params, jobs, progress=progress)
     rows = []
     before = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny models: intra-op threads cost more than they gain (RESULTS)
     try:
         with torch.no_grad():
             for (level, r, seed), trained in progress_bar(
