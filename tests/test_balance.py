@@ -290,3 +290,11 @@ def test_bad_inputs_raise_clear_errors(kwargs: dict, message: str) -> None:
     s, y = args.pop("s"), args.pop("y")
     with pytest.raises(ValueError, match=message):
         m4(s, y, **args)
+
+
+def test_large_tables_warm_start_from_subsamples_and_still_meet_the_constraints() -> None:
+    s, y = planted(150_000, 2, seed=14)
+    res = m4(s, y, keep_rate=0.7, eps_representation=0.005, eps_association=0.005)
+    assert res.warm_start_iterations > 0
+    assert res.feasible and res.status == "optimal"
+    assert moment_statistics(s, y, weights=res.q).violation(0.005, 0.005) == 0.0
