@@ -387,6 +387,9 @@ def test_a_failing_cell_names_notebook_cell_and_error(tmp_path: Path) -> None:
     with pytest.raises(publish.NotebookExecutionError, match=r"tiny\.md: cell \d+ .*KeyError"):
         publish.execute_notebook(source, "ci", output_dir=tmp_path / "out")
     assert not (tmp_path / "out" / "tiny.ipynb").exists()
+    dies = _write_study(tmp_path / "dies", body="import os\nos._exit(3)")
+    with pytest.raises(publish.NotebookExecutionError, match=r"tiny\.md: the kernel died"):
+        publish.execute_notebook(dies, "ci", output_dir=tmp_path / "out")
 
 
 @pytest.mark.slow

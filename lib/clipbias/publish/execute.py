@@ -13,7 +13,7 @@ from typing import Any
 import jupytext
 import nbformat
 import papermill
-from nbclient.exceptions import CellTimeoutError
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from clipbias.atomic import atomic_write_text
 from clipbias.publish.engine import ENGINE_NAME, CellProgress, deadline_timeout
@@ -153,7 +153,8 @@ def execute_notebook(
     ``timeout_s`` limits the whole notebook (kernel start included): each cell may run for the time
     left. ``show_progress`` draws a bar over the code cells with elapsed times
     (:class:`clipbias.publish.engine.CellProgress`). A failing cell raises
-    :class:`NotebookExecutionError`, an exhausted time limit :class:`NotebookTimeoutError`.
+    :class:`NotebookExecutionError` (also when the kernel dies), an exhausted time limit
+    :class:`NotebookTimeoutError`.
     """
     started = time.perf_counter()
     source = Path(path)
@@ -185,6 +186,11 @@ def execute_notebook(
         raise NotebookExecutionError(
             f"{source}: cell {exc.cell_index} (execution count {exc.exec_count}) raised "
             f"{exc.ename}: {exc.evalue}\n{''.join(exc.traceback)}"
+        ) from exc
+    except DeadKernelError as exc:
+        raise NotebookExecutionError(
+            f"{source}: the kernel died after {time.perf_counter() - started:.0f} s (a crash, "
+            "running out of memory, or a signal); rerun it alone with --only to see its output"
         ) from exc
     except CellTimeoutError as exc:
         raise NotebookTimeoutError(
