@@ -68,7 +68,7 @@ TARGETS: tuple[str, ...] = ("uniform", "dataset")
 BIAS_COLUMNS: tuple[str, ...] = ("metric", "target", "k", "n_images", "value", "favoured")
 #: Columns of the tables returned by :func:`subset_bias`.
 LOCAL_COLUMNS: tuple[str, ...] = ("subset", "metric", "target", "k", "n_images", "value",
-                                  "favoured", "ci_low", "ci_high", "degenerate")
+                                  "favoured", "ci_low", "ci_high", "matched", "degenerate")
 #: How a subset's k follows from the set's k: ``"fixed"`` (the same k) or ``"proportional"``
 #: (k scaled by the subset's share of the set, at least 1).
 K_RULES: tuple[str, ...] = ("fixed", "proportional")
@@ -298,13 +298,14 @@ def bootstrap_concept_metrics(similarity: ArrayLike, codes: ArrayLike, counts: A
     and share its group), so the top k follows from cumulative multiplicities along one sort per
     prompt. The metrics are then the kernels' formulas (:func:`~clipbias.metrics.max_skew_at_k`,
     :func:`~clipbias.metrics.ndkl_at_k`) on those ranked groups; the ``"dataset"`` target is
-    q_l = sum_{i in l} m_i / n. They equal the kernels applied to the explicitly resampled
+    q_l = sum_{i in l} m_i / sum_i m_i. Multiplicities 0/1 give the metric of a subset. They equal the kernels applied to the explicitly resampled
     columns (ties between distinct images aside). A resample missing a group gives NaN.
 
     Args:
         similarity: (C, n) prompt-image similarities.
         codes: (n,) integer group codes 0..L-1, every code present.
-        counts: (B, n) multiplicities, each row summing to n (a row of ones: the sample).
+        counts: (B, n) multiplicities, each row's total at least k (a row of ones: the sample;
+            rows of 0/1: subsets of the images).
         k: list length, 1 <= k <= n.
         targets: targets from :data:`TARGETS`.
         chunk: resamples per vectorised step (memory about B x C x max(n, k L)).
@@ -322,6 +323,8 @@ def bootstrap_concept_metrics(similarity: ArrayLike, codes: ArrayLike, counts: A
     if codes.shape != (n,) or counts.ndim != 2 or counts.shape[1] != n:
         raise ValueError(f"codes must be ({n},) and counts (B, {n}), got {codes.shape} and "
                          f"{counts.shape}")
+    if (counts < 0).any() or (counts.sum(axis=1) < k).any():
+        raise ValueError(f"counts must be non-negative with every row's total at least k={k}")
     n_groups = int(codes.max()) + 1
     order = np.argsort(-sim, axis=1, kind="stable")       # (C, n), ties by lower index
     sorted_codes = codes[order]
@@ -338,7 +341,8 @@ def bootstrap_concept_metrics(similarity: ArrayLike, codes: ArrayLike, counts: A
         prefix = onehot.cumsum(axis=2) / steps[:, None]                         # (b, C, k, L)
         ok = (group_n > 0).all(axis=1)
         for t in targets:
-            q = group_n / n if t == "dataset" else np.full_like(group_n, 1.0 / n_groups)
+            q = (group_n / group_n.sum(axis=1, keepdims=True) if t == "dataset"
+                 else np.full_like(group_n, 1.0 / n_groups))
             with np.errstate(divide="ignore", invalid="ignore"):
                 log_q = np.log(q)
                 skew = (np.log(share) - log_q[:, None, :]).max(axis=2).mean(axis=1)
@@ -392,8 +396,9 @@ def subset_bias(image_emb: ArrayLike, text_emb: ArrayLike, groups: ArrayLike,
                 concept_emb: ArrayLike | None = None, k: int = EVAL_DEFAULTS.k,
                 recall_k: int = EVAL_DEFAULTS.recall_k, targets: tuple[str, ...] = TARGETS,
                 metrics: str | tuple[str, ...] | None = None, k_rule: str = "fixed",
-                min_group_size: int = 10, n_boot: int = 0, seed: int | None = None,
-                confidence: float = 0.95, progress: bool = False) -> pd.DataFrame:
+                min_group_size: int = 10, n_boot: int = 0, matched_draws: int = 0,
+                seed: int | None = None, confidence: float = 0.95, progress: bool = False
+                ) -> pd.DataFrame:
     """Bias of each subset of an evaluation set, computed on that subset alone.
 
     A subset's metric is :func:`global_bias` on the subset's images (and, for ``recall_kl``,
@@ -401,8 +406,14 @@ def subset_bias(image_emb: ArrayLike, text_emb: ArrayLike, groups: ArrayLike,
     ``round(k * n_sub / n)`` (``"proportional"``). A subset in which some group has fewer than
     ``min_group_size`` images, or with fewer images than its k, is *degenerate*: its row is
     kept with ``degenerate=True`` and NaN values. With ``n_boot > 0`` every value gets a
-    basic (reverse percentile) bootstrap interval over resampled images (:func:`bootstrap_recall_kl`,
-    :func:`bootstrap_concept_metrics`; ``seed`` required).
+    basic (reverse percentile) bootstrap interval over resampled images
+    (:func:`bootstrap_recall_kl`, :func:`bootstrap_concept_metrics`; ``seed`` required).
+
+    A top-k metric depends on the size of the set it ranks, so a subset's value is not an
+    estimate of the whole set's. With ``matched_draws > 0`` each row also gets ``matched``: the
+    mean of the same metric (same k) over ``matched_draws`` random subsets of the whole set of
+    the subset's size, drawn without replacement: the *size-matched global value*, what the
+    whole set shows at that size.
 
     Args:
         image_emb, text_emb, groups, caption_index, concept_emb, k, recall_k, metrics: as in
@@ -413,7 +424,8 @@ def subset_bias(image_emb: ArrayLike, text_emb: ArrayLike, groups: ArrayLike,
         k_rule: one of :data:`K_RULES`.
         min_group_size: fewest images of every group for a subset's metrics to be computed.
         n_boot: bootstrap resamples (0: no intervals, NaN ``ci_low``/``ci_high``).
-        seed: seed of the resamples (each subset draws from its own stream).
+        matched_draws: random subsets per size-matched global value (0: NaN ``matched``).
+        seed: seed of the resamples and draws (each subset draws from its own streams).
         confidence: central interval level in (0, 1).
         progress: show a bar over subsets.
 
@@ -427,8 +439,10 @@ def subset_bias(image_emb: ArrayLike, text_emb: ArrayLike, groups: ArrayLike,
         raise ValueError(f"unknown k_rule {k_rule!r}; choose from {K_RULES}")
     check_int(min_group_size, "min_group_size", low=1)
     check_int(n_boot, "n_boot", low=0)
-    if n_boot and seed is None:
-        raise ValueError("n_boot > 0 needs a seed (every random procedure is seeded)")
+    check_int(matched_draws, "matched_draws", low=0)
+    if (n_boot or matched_draws) and seed is None:
+        raise ValueError("n_boot > 0 or matched_draws > 0 needs a seed (every random procedure "
+                         "is seeded)")
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
     metrics = _check_metrics(metrics, concept_emb)
@@ -440,7 +454,12 @@ def subset_bias(image_emb: ArrayLike, text_emb: ArrayLike, groups: ArrayLike,
                                               disable=not progress), seeds, strict=True):
         small = np.bincount(inp.codes[rows], minlength=len(inp.labels)).min() < min_group_size
         k_sub = _local_k(k, rows.shape[0], inp.n, k_rule)
-        counts = _draws(rows.shape[0], n_boot, int(ss.generate_state(1)[0])) if n_boot else None
+        boot_ss, match_ss = ss.spawn(2)
+        counts = (_draws(rows.shape[0], n_boot, int(boot_ss.generate_state(1)[0])) if n_boot
+                  else None)
+        matched = (_matched(inp, rows.shape[0], metrics, targets, k_sub, recall_k,
+                            matched_draws, np.random.default_rng(match_ss))
+                   if matched_draws and not small and k_sub <= rows.shape[0] else {})
         boot = {}
         for metric in metrics:
             for target in (("uniform",) if metric == "recall_kl" else targets):
@@ -448,6 +467,7 @@ def subset_bias(image_emb: ArrayLike, text_emb: ArrayLike, groups: ArrayLike,
                 row = {"subset": label, "metric": metric, "target": target, "k": kk,
                        "n_images": int(rows.shape[0]), "value": float("nan"),
                        "favoured": None, "ci_low": float("nan"), "ci_high": float("nan"),
+                       "matched": matched.get((metric, target), float("nan")),
                        "degenerate": bool(small or kk > rows.shape[0])}
                 if not row["degenerate"]:
                     row["value"], row["favoured"] = _value(inp, rows, metric, kk, target)
@@ -458,6 +478,25 @@ def subset_bias(image_emb: ArrayLike, text_emb: ArrayLike, groups: ArrayLike,
                             boot[metric, target], row["value"], confidence)
                 out.append(row)
     return pd.DataFrame(out, columns=list(LOCAL_COLUMNS))
+
+
+def _matched(inp: _BiasInputs, size: int, metrics: tuple[str, ...], targets: tuple[str, ...],
+             k: int, recall_k: int, draws: int, rng: np.random.Generator) -> dict:
+    """{(metric, target): mean over ``draws`` random subsets of ``size`` images of the set}."""
+    picks = [np.sort(rng.choice(inp.n, size=size, replace=False)) for _ in range(draws)]
+    out = {}
+    if "recall_kl" in metrics:
+        out["recall_kl", "uniform"] = float(np.nanmean(
+            [_recall_kl(inp, rows, recall_k)[0] for rows in picks]))
+    if any(m != "recall_kl" for m in metrics):
+        member = np.zeros((draws, inp.n), dtype=np.int64)
+        for b, rows in enumerate(picks):
+            member[b, rows] = 1
+        values = bootstrap_concept_metrics(inp.concepts @ inp.images.T, inp.codes, member,
+                                           k=k, targets=targets)
+        with np.errstate(all="ignore"):
+            out.update({key: float(np.nanmean(v)) for key, v in values.items()})
+    return out
 
 
 def _value(inp: _BiasInputs, rows: np.ndarray, metric: str, k: int, target: str
@@ -522,7 +561,8 @@ def kmeans_views(embeddings: ArrayLike, *, n_clusters: int, seed: int, n_init: i
     check_int(n_init, "n_init", low=1)
     check_int(min_cluster_size, "min_cluster_size", low=1)
     check_int(seed, "seed", low=0)
-    km = KMeans(n_clusters=n_clusters, n_init=n_init, random_state=seed).fit(x)
+    state = int(np.random.SeedSequence(seed).generate_state(1)[0])  # any seed -> 32 bits
+    km = KMeans(n_clusters=n_clusters, n_init=n_init, random_state=state).fit(x)
     assignment = km.labels_.astype(np.int64)
     sizes = np.bincount(assignment, minlength=n_clusters)
     keep = sizes >= min_cluster_size
@@ -559,7 +599,9 @@ def local_departure(global_table: pd.DataFrame, local_table: pd.DataFrame, *,
     Columns: ``n_subsets`` (non-degenerate), ``spread`` = sqrt(mean_s (v_s - v_global)^2),
     ``max_abs_dev`` = max_s |v_s - v_global|, ``share_sign_flips`` = share of subsets whose
     favoured group differs from the global one, ``share_outside_ci`` = share whose bootstrap
-    interval excludes the global value (NaN without intervals).
+    interval excludes the global value (NaN without intervals), ``share_outside_ci_matched`` =
+    share whose interval excludes the size-matched global value (column ``matched`` of
+    :func:`subset_bias`; NaN without it).
 
     Args:
         global_table: rows of :func:`global_bias` (plus the ``by`` columns).
@@ -574,15 +616,21 @@ def local_departure(global_table: pd.DataFrame, local_table: pd.DataFrame, *,
     g = global_table[[*keys, "value", "favoured"]].rename(
         columns={"value": "global_value", "favoured": "global_favoured"})
     loc = local_table[~local_table["degenerate"]].merge(g, on=keys, how="inner")
+    if "matched" not in loc.columns:
+        loc = loc.assign(matched=np.nan)
     dev = loc["value"] - loc["global_value"]
     loc = loc.assign(sq=dev**2, absdev=dev.abs(),
                      flip=(loc["favoured"] != loc["global_favoured"]).astype(float),
                      outside=np.where(loc["ci_low"].isna(), np.nan,
                                       ((loc["global_value"] < loc["ci_low"])
-                                       | (loc["global_value"] > loc["ci_high"])).astype(float)))
+                                       | (loc["global_value"] > loc["ci_high"])).astype(float)),
+                     outside_m=np.where(loc["ci_low"].isna() | loc["matched"].isna(), np.nan,
+                                        ((loc["matched"] < loc["ci_low"])
+                                         | (loc["matched"] > loc["ci_high"])).astype(float)))
     agg = loc.groupby(keys, sort=False).agg(
         n_subsets=("value", "size"), spread=("sq", "mean"), max_abs_dev=("absdev", "max"),
-        share_sign_flips=("flip", "mean"), share_outside_ci=("outside", "mean"))
+        share_sign_flips=("flip", "mean"), share_outside_ci=("outside", "mean"),
+        share_outside_ci_matched=("outside_m", "mean"))
     agg["spread"] = np.sqrt(agg["spread"])
     return agg.reset_index()
 

@@ -16,10 +16,10 @@ Steps of :func:`run` (every random choice seeded from ``Params.seed``):
 4. ``depart``: per model, view, metric and target, the spread of local values around the global
    one, the share of subsets whose favoured group flips and whose interval excludes the global
    value; Kendall tau between the models' global ranking and each shared subset's ranking;
-5. ``sweep`` (synthetic only): subsample the evaluation set to a group-context correlation r
-   (:func:`correlated_selection`, step ``"sweep"``) for each of ``sweep_levels`` and repeat the
-   oracle analysis: with r = 0 the subsets share the global group mix; as r grows their mixes
-   diverge and, under the ``uniform`` target, local values leave their intervals.
+5. ``sweep`` (synthetic only): subsample the evaluation set so that every context leans to one
+   group by r (:func:`tilted_selection`, step ``"sweep"``) for each of ``sweep_levels`` and
+   repeat the oracle analysis: with r = 0 the subsets share the global group mix; as r grows
+   their mixes diverge and, under the ``uniform`` target, local values leave their intervals.
 """
 
 from __future__ import annotations
@@ -50,8 +50,15 @@ from clipbias.progress import progress as progress_bar
 from clipbias.studies._contract import StudyParams
 from clipbias.zoo.load import load
 
-__all__ = ["VIEWS", "Embedded", "Params", "Result", "correlated_selection", "glue_values",
-           "run"]
+__all__ = [
+    "VIEWS",
+    "Embedded",
+    "Params",
+    "Result",
+    "glue_values",
+    "run",
+    "tilted_selection",
+]
 
 #: Local views: shared k-means clusters, per-model k-means clusters, the oracle partition.
 VIEWS: tuple[str, ...] = ("kmeans_shared", "kmeans_per_model", "oracle")
@@ -72,7 +79,7 @@ class Params(StudyParams):
     per_cell: int = 20  # evaluation scenes per (group, concept, context) cell (synthetic)
     k: int = 100  # list length of MaxSkew@k and NDKL@k (the shared default)
     recall_k: int = 5  # list length of image-to-caption recall@k (the shared default)
-    k_rule: str = "fixed"  # a subset's k: "fixed" (same k) or "proportional" (to its share)
+    k_rule: str = "proportional"  # a subset's k: "proportional" (to its share) or "fixed"
     n_clusters: int = 6  # k-means clusters per clustering
     n_init: int = 10  # k-means starts (best kept)
     min_cluster_size: int = 100  # smaller clusters are left out
@@ -80,7 +87,8 @@ class Params(StudyParams):
     cluster_space: str = "shared"  # headline k-means view: "shared" or "per_model"
     reference_model: str = ""  # model whose clusters are shared; empty: the first model
     n_boot: int = 200  # bootstrap resamples of images per value
-    sweep_levels: tuple[float, ...] = (0.0, 0.5, 0.9)  # group-context correlations of the sweep
+    matched_draws: int = 30  # random subsets per size-matched global value
+    sweep_levels: tuple[float, ...] = (0.0, 0.4, 0.8)  # context tilts r of the sweep
 
     def validate(self) -> None:
         """Check the fields; messages say what to change."""
@@ -93,6 +101,8 @@ class Params(StudyParams):
                      "min_group_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"Params: {name} must be >= 1, got {getattr(self, name)}")
+        if self.matched_draws < 1:
+            raise ValueError(f"Params: matched_draws must be >= 1, got {self.matched_draws}")
         if self.n_boot < 20:
             raise ValueError(f"Params: n_boot must be >= 20 for a 95% interval, got "
                              f"{self.n_boot}")
@@ -210,26 +220,24 @@ def _embed(params: Params, progress: bool) -> tuple[list[str], Embedded]:
                                captions=pick["captions"], concepts=pick["concepts"], world=world)
 
 
-def correlated_selection(groups: np.ndarray, contexts: np.ndarray,
-                         group_contexts: tuple[int, ...], *, level: float, n_contexts: int,
-                         seed: int) -> np.ndarray:
-    """Rows of a balanced set kept so that P(context | group g) = (1 - r)/X + r [x = c(g)].
+def tilted_selection(groups: np.ndarray, contexts: np.ndarray, *, level: float, n_groups: int,
+                     seed: int) -> np.ndarray:
+    """Rows of a balanced set kept so that every context leans to one group by ``level``.
 
-    In a set where every (group, context) cell holds n_gx images, cell (g, x) keeps
-    round(n_gx * P(x | g) / max_x' P(x' | g)) of them, drawn without replacement (seeded): all
-    of group g's images in its own context c(g) and a share ((1 - r)/X) / ((1 - r)/X + r) of the
-    others. ``level`` r = 0 keeps every row. Returns sorted row indices.
+    Context x leans to group x mod G (G = ``n_groups``): it keeps all of that group's images and
+    a share 1 - r of every other group's (r = ``level``), drawn without replacement (seeded). With
+    as many contexts leaning to each group, the whole set stays balanced while each context's
+    group mix moves from the global one (r = 0, every row kept) to 1 : (1 - r). Returns sorted
+    row indices.
     """
     if not 0.0 <= level < 1.0:
         raise ValueError(f"level must lie in [0, 1), got {level}")
     rng = np.random.default_rng(seed)
     keep = []
-    for g, home in enumerate(group_contexts):
-        for x in range(n_contexts):
+    for x in np.unique(contexts):
+        for g in range(n_groups):
             rows = np.flatnonzero((groups == g) & (contexts == x))
-            p = (1.0 - level) / n_contexts + (level if x == home else 0.0)
-            top = (1.0 - level) / n_contexts + level
-            m = round(rows.shape[0] * p / top)
+            m = rows.shape[0] if g == x % n_groups else round(rows.shape[0] * (1.0 - level))
             keep.append(rng.choice(rows, size=m, replace=False))
     return np.sort(np.concatenate(keep))
 
@@ -241,7 +249,8 @@ def _bias(emb: Embedded, model: str, rows: np.ndarray, subsets: np.ndarray, para
     return subset_bias(emb.images[model][rows], emb.captions[model][rows], groups, subsets,
                        concept_emb=emb.concepts[model], k=params.k, recall_k=params.recall_k,
                        targets=TARGETS, metrics=METRICS, k_rule=params.k_rule,
-                       min_group_size=params.min_group_size, n_boot=params.n_boot, seed=seed)
+                       min_group_size=params.min_group_size, n_boot=params.n_boot,
+                       matched_draws=params.matched_draws, seed=seed)
 
 
 def _views(params: Params, models: list[str], emb: Embedded
@@ -300,10 +309,12 @@ def _taus(global_table: pd.DataFrame, local: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)[cols] if frames else pd.DataFrame(columns=cols)
 
 
-def _sweep(params: Params, models: list[str], emb: Embedded, progress: bool
-           ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _sweep(params: Params, models: list[str], emb: Embedded, oracle: pd.DataFrame,
+           progress: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Oracle departures at each sweep level; level 0 keeps every image, so its rows are the
+    main analysis's (``oracle``: its departures by model)."""
     cols = ["level", "model", "metric", "target", "n_images", "n_subsets", "spread",
-            "share_sign_flips", "share_outside_ci"]
+            "share_sign_flips", "share_outside_ci", "share_outside_ci_matched"]
     if emb.world is None:
         return pd.DataFrame(columns=cols), pd.DataFrame(columns=["level", "subset", "group",
                                                                  "share"])
@@ -313,13 +324,15 @@ def _sweep(params: Params, models: list[str], emb: Embedded, progress: bool
     out, mixes = [], []
     levels = sorted(float(v) for v in params.sweep_levels)
     for level in progress_bar(levels, desc="context sweep", disable=not progress):
-        rows = correlated_selection(groups, contexts, cfg.group_contexts, level=level,
-                                    n_contexts=cfg.n_contexts,
-                                    seed=params.seed_for(f"sweep/{level}"))
+        rows = tilted_selection(groups, contexts, level=level, n_groups=cfg.n_groups,
+                                seed=params.seed_for(f"sweep/{level}"))
         ctx = emb.table["context"].to_numpy()[rows]
         mix = pd.crosstab(ctx, emb.table["group"].to_numpy()[rows], normalize="index")
         mixes.append(mix.stack().rename("share").reset_index()
                      .set_axis(["subset", "group", "share"], axis=1).assign(level=level))
+        if level == 0.0:
+            out.append(oracle.assign(level=level, n_images=int(rows.shape[0])))
+            continue
         for m in models:
             seed = params.seed_for(f"bootstrap/sweep/{level}/{m}")
             glob = _bias(emb, m, rows, np.full(rows.shape[0], "all", dtype=object), params,
@@ -358,7 +371,8 @@ def run(params: Params, *, progress: bool = True) -> Result:
         [local_departure(global_table, local_table[local_table["view"] == v], by=("model",))
          .assign(view=v) for v in local_table["view"].unique()], ignore_index=True)
     ari = _ari(labels, emb, models)
-    sweep, mix = _sweep(params, models, emb, progress)
+    sweep, mix = _sweep(params, models, emb, departures[departures["view"] == "oracle"],
+                        progress)
     return Result(params=params, models=tuple(models), embedded=emb, global_table=global_table,
                   local_table=local_table, clusters=clusters, ari=ari, departures=departures,
                   taus=_taus(global_table, local_table), top_subsets=_top_subsets(local_table),
@@ -389,9 +403,10 @@ def glue_values(result: Result) -> dict[str, float | int | str]:
     metrics and targets of Kendall tau between the models' global and local rankings; shared
     clusters and oracle).
     Intervals: ``share_outside_ci_kmeans`` and ``share_outside_ci_oracle`` (share of local
-    values, uniform target, whose bootstrap interval excludes the global value, on the full
-    set); ``share_outside_ci_null`` and ``share_outside_ci_planted`` (the same for the oracle
-    partition at the sweep's lowest level, 0, and its highest level);
+    values, uniform target, recall-KL included, whose bootstrap interval excludes the
+    size-matched global value, on the full set); ``share_outside_ci_null`` and
+    ``share_outside_ci_planted`` (the same for the oracle partition at the sweep's level 0 and
+    its highest level, mean over models of the per-model, per-metric shares);
     ``share_outside_ci_null_dataset`` and ``share_outside_ci_planted_dataset`` (the same under
     the ``dataset`` target); ``sweep_high`` (the highest sweep level).
     """
@@ -413,15 +428,12 @@ def glue_values(result: Result) -> dict[str, float | int | str]:
     def shares(view_name: str, target: str) -> float:
         d = local[(local["view"] == view_name) & ~local["degenerate"]
                   & (local["target"] == target)]
-        merged = d.merge(result.global_table[["model", "metric", "target", "value"]],
-                         on=["model", "metric", "target"], suffixes=("", "_global"))
-        out = ((merged["value_global"] < merged["ci_low"])
-               | (merged["value_global"] > merged["ci_high"]))
+        out = (d["matched"] < d["ci_low"]) | (d["matched"] > d["ci_high"])
         return float(out.mean()) if len(out) else float("nan")
 
     def sweep_share(level: float, target: str) -> float:
         s = result.sweep[(result.sweep["level"] == level) & (result.sweep["target"] == target)]
-        return float(s["share_outside_ci"].mean()) if len(s) else float("nan")
+        return float(s["share_outside_ci_matched"].mean()) if len(s) else float("nan")
 
     def tau_median(view_name: str) -> float:
         t = result.taus[result.taus["view"] == view_name]["tau"].dropna()
