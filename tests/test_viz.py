@@ -16,7 +16,7 @@ import pytest
 import clipbias.viz as viz
 from clipbias.data.synthetic import WorldConfig, generate_world
 from clipbias.publish import offline, sphinx
-from clipbias.viz import render, theme
+from clipbias.viz import render, tables, theme
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -89,10 +89,12 @@ def test_offline_html_inlines_the_spec_and_loads_nothing(chart: alt.LayerChart) 
     assert 'id="chart-1"' in html
     assert html.count("</script>") == 1  # the spec's own "</script>" is escaped
     assert "src=" not in html and "http" not in html.replace(alt.SCHEMA_URL, "")
-    payload = re.search(r"vegaEmbed\(el, (\{.*\}), (\{.*\})\)\n", html)
+    payload = re.search(r"var spec = (\{.*\}), options = (\{.*\});\n", html)
     assert payload is not None
     assert json.loads(payload.group(1).replace("<\\/", "</")) == spec
     assert json.loads(payload.group(2)) == offline.DEFAULT_EMBED_OPTIONS
+    assert "window.vegaEmbed(el, spec, options).then(wrap)" in html
+    assert "window.clipbiasWrap" in html  # narrow screens: panels wrap (clipbias-book.js)
 
 
 def test_offline_html_rejects_bad_ids_and_specs(chart: alt.LayerChart) -> None:
@@ -124,14 +126,56 @@ def test_bundle_defines_vega_embed_and_is_cached() -> None:
     assert offline.bundle_path() == path and path.stat().st_mtime_ns == mtime
 
 
-def test_sphinx_extension_serves_the_bundle() -> None:
-    added: list[str] = []
-    app = SimpleNamespace(add_js_file=added.append)
+def test_sphinx_extension_serves_the_bundle_and_the_book_static_files() -> None:
+    scripts: list[str] = []
+    styles: list[str] = []
+    app = SimpleNamespace(add_js_file=scripts.append, add_css_file=styles.append)
     config = SimpleNamespace(html_static_path=["_static"])
-    sphinx._add_bundle(app, config)
-    assert added == [offline.BUNDLE_NAME]
+    sphinx._add_static(app, config)
+    assert scripts == [offline.BUNDLE_NAME, sphinx.BOOK_JS] and styles == [sphinx.BOOK_CSS]
     assert config.html_static_path[0] == "_static"
     assert (Path(config.html_static_path[1]) / offline.BUNDLE_NAME).is_file()
+    static = Path(config.html_static_path[2])
+    assert "window.clipbiasWrap" in (static / sphinx.BOOK_JS).read_text(encoding="utf-8")
+    css = (static / sphinx.BOOK_CSS).read_text(encoding="utf-8")
+    assert 'mjx-container[jax="SVG"][display="true"]' in css and "overflow-x: auto" in css
+
+
+def test_sphinx_extension_serves_mathjax_3_svg_offline() -> None:
+    config = SimpleNamespace(html_static_path=[])
+    sphinx._add_mathjax(SimpleNamespace(), config)
+    script = Path(config.html_static_path[0]) / config.mathjax_path
+    assert config.mathjax_path == f"mathjax/{sphinx.MATHJAX_SCRIPT}" and script.is_file()
+    text = script.read_text(encoding="utf-8", errors="replace")
+    assert "output/svg" in text and "mjx-container" in text  # the SVG output is in the component
+    assert config.mathjax2_config is None
+    assert config.mathjax3_config["options"]["enableMenu"] is False
+    assert "math" in config.mathjax3_config["options"]["processHtmlClass"].split("|")
+
+
+@pytest.mark.parametrize("url", ["https://github.com/o/r", ""])
+def test_repository_url_is_one_setting_that_shows_or_hides_the_buttons(url: str) -> None:
+    options = {"repository_url": url, "launch_buttons": {"binderhub_url": "https://b"},
+               "use_repository_button": False}
+    sphinx._repository_buttons(SimpleNamespace(), SimpleNamespace(html_theme_options=options))
+    assert options["use_repository_button"] is bool(url)
+    assert ("launch_buttons" in options) is bool(url)
+
+
+def test_launch_urls_open_the_source_notebook() -> None:
+    binder = ("https://mybinder.org/v2/gh/o/r/main?urlpath=lab/tree/"
+              "book/executed/model_zoo.ipynb")
+    assert sphinx.source_launch_url(binder, "book/executed/model_zoo") == (
+        "https://mybinder.org/v2/gh/o/r/main?urlpath=lab/tree/notebooks/model_zoo.md")
+    colab = "https://colab.research.google.com/github/o/r/blob/main/book/executed/model_zoo.ipynb"
+    assert sphinx.source_launch_url(colab, "book/executed/model_zoo") is None
+    assert sphinx.source_launch_url(binder, "book/intro") == binder
+    buttons = [{"type": "group", "buttons": [{"url": binder}, {"url": colab}]}]
+    context = {"header_buttons": buttons}
+    sphinx._launch_sources(None, "book/executed/model_zoo", "", context, None)
+    (group,) = context["header_buttons"]
+    assert [b["url"] for b in group["buttons"]] == [
+        "https://mybinder.org/v2/gh/o/r/main?urlpath=lab/tree/notebooks/model_zoo.md"]
 
 
 def test_unique_scripts_drops_repeated_inline_and_file_scripts() -> None:
@@ -308,3 +352,182 @@ def test_knobs_table_names_a_knob_without_a_description(monkeypatch) -> None:
     monkeypatch.setattr(gallery, "WorldConfig", Undocumented)
     with pytest.raises(ValueError, match=r"WorldConfig\.extra has no description"):
         gallery.knobs_table(Undocumented())
+
+
+# --- the table formatter -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    (8000.0, "8,000"), (3, "3"), (2e9, "2 billion"), (1.28e7, "12.8 million"),
+    (-2.5e6, "−2.5 million"), (0.951234, "0.951"), (-0.5, "−0.5"), (123456.789, "123,457"),
+    (1e-6, "1.00×10⁻⁶"), (float("nan"), tables.MISSING), (None, tables.MISSING),
+    (True, "yes"), (np.bool_(False), "no"), (float("-inf"), "−∞"),
+])
+def test_format_number_shows_sensible_digits(value, text: str) -> None:
+    assert tables.format_number(value) == text
+
+
+def _parse(cell: str) -> float:
+    """The number a formatted cell shows (the slow, obvious reading of its text)."""
+    cell = cell.replace(",", "").replace("−", "-")
+    for word, scale in (("trillion", 1e12), ("billion", 1e9), ("million", 1e6)):
+        if cell.endswith(word):
+            return float(cell.removesuffix(word)) * scale
+    if "×10" in cell:
+        mantissa, exponent = cell.split("×10")
+        digits = exponent.translate(str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-"))
+        return float(mantissa) * 10.0 ** int(digits)
+    return float(cell)
+
+
+def _last_place(cell: str) -> float:
+    """The unit of the last digit a formatted cell shows."""
+    cell = cell.replace(",", "").replace("−", "")
+    scale = 1.0
+    for word, factor in (("trillion", 1e12), ("billion", 1e9), ("million", 1e6)):
+        if cell.endswith(word):
+            cell, scale = cell.removesuffix(word).strip(), factor
+    if "×10" in cell:
+        mantissa, exponent = cell.split("×10")
+        scale = 10.0 ** int(exponent.translate(str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")))
+        cell = mantissa
+    decimals = len(cell.split(".")[1]) if "." in cell else 0
+    return scale * 10.0 ** -decimals
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_formatted_numbers_keep_the_value_to_the_shown_precision(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    scale = 10.0 ** rng.integers(-3, 5)
+    values = np.concatenate([rng.normal(0, scale, size=40), [scale * 1e-5, -scale * 3e3]])
+    cells = viz.format_table(pd.DataFrame({"v": values})).cells["v"].tolist()
+    for value, cell in zip(values, cells, strict=True):
+        assert abs(_parse(cell) - value) <= 0.5 * _last_place(cell) * (1 + 1e-9), (value, cell)
+    # values of one magnitude: one number of decimal places, 3 significant digits at the top
+    same = rng.uniform(1, 9.9, size=30) * scale * rng.choice([-1, 1], size=30)
+    cells = viz.format_table(pd.DataFrame({"v": same})).cells["v"].tolist()
+    assert len({_last_place(c) for c in cells}) == 1
+    top = cells[int(np.abs(same).argmax())]
+    assert sum(ch.isdigit() for ch in top.lstrip("−0.").replace(",", "")) >= 3 or "illion" in top
+
+
+def test_format_table_whole_floats_are_integers_and_tiny_values_keep_digits() -> None:
+    table = pd.DataFrame({"size": [8000.0, 2e9, np.nan], "p": [0.5, 1e-7, 0.02]})
+    cells = viz.format_table(table).cells
+    assert cells["size"].tolist() == ["8,000", "2 billion", tables.MISSING]
+    assert cells["p"].tolist() == ["0.5", "1.00×10⁻⁷", "0.02"]  # no "0.000" for a p-value
+
+
+def test_format_table_has_no_index_and_keeps_a_named_one() -> None:
+    plain = pd.DataFrame({"a": [1, 2]}, index=[10, 11])
+    shown = viz.format_table(plain)
+    assert list(shown.cells.columns) == ["a"] and ">10</td>" not in shown.html
+    named = pd.DataFrame({"a": [1, 2]}, index=pd.Index(["x", "y"], name="model"))
+    assert list(viz.format_table(named).cells.columns) == ["model", "a"]
+    wide = pd.DataFrame({"m": ["p", "q"], "t": ["u", "v"], "x": [1.0, 2.0]}).pivot_table(
+        index="m", columns="t", values="x")
+    assert list(viz.format_table(wide).cells.columns) == ["m", "u", "v"]
+
+
+def test_format_table_subsets_labels_units_percent() -> None:
+    table = pd.DataFrame({"model": ["a", "b"], "acc": [0.9512, 0.5], "size": [10.0, 20.0],
+                          "junk": [1, 2]})
+    shown = viz.format_table(table, columns=["size", "model", "acc"], labels={"size": "images"},
+                             units={"size": "count"}, percent=["acc"])
+    assert list(shown.cells.columns) == ["images", "model", "acc"]
+    assert shown.cells["acc"].tolist() == ["95.1", "50.0"]
+    assert "junk" not in shown.html
+    assert '<span class="cb-unit">(count)</span>' in shown.html
+    assert 'data-label="acc (%)"' in shown.html and 'data-label="images (count)"' in shown.html
+    assert shown.html.count('<td class="cb-num"') == 4  # size and acc right-aligned, text not
+    assert shown.html.count("<tr>") == 3 and shown._repr_html_() == shown.html
+
+
+def test_format_table_text_wraps_escapes_and_shows_structures() -> None:
+    table = pd.DataFrame({"rule": ["a <b> & c " * 20, None],
+                          "info": [{"seed": 0, "n": 8000.0}, ["x", "y"]]}).astype(object)
+    shown = viz.format_table(table)
+    assert "&lt;b&gt; &amp; c" in shown.html and "<b>" not in shown.html
+    assert shown.cells["rule"].tolist()[0] == "a <b> & c " * 20
+    assert "…" not in shown.html and "..." not in shown.html  # nothing is cut
+    assert shown.cells["info"].tolist() == ["seed: 0; n: 8,000", "x, y"]
+    assert shown.cells["rule"].tolist()[1] == tables.MISSING
+    assert "white-space:normal" in shown.html  # text cells wrap
+
+
+def test_format_table_mapping_rows_and_narrow_cards() -> None:
+    shown = viz.format_table({"models": 131, "share": 0.25}, labels={"name": "what"})
+    assert shown.cells.to_dict("list") == {"what": ["models", "share"], "value": ["131", "0.25"]}
+    long = viz.format_table(pd.DataFrame({"i": range(10)}), max_rows=3)
+    assert "First 3 of 10 rows." in long.html and len(long.cells) == 3
+    assert "@container" in long.html and "td::before" in long.html  # cards when too narrow
+    assert "(no rows)" in viz.format_table(pd.DataFrame({"i": []})).html
+
+
+def test_format_table_rejects_bad_options() -> None:
+    table = pd.DataFrame({"a": [1.0], "b": ["x"]})
+    with pytest.raises(ValueError, match=r"columns names column\(s\) \['c'\]"):
+        viz.format_table(table, columns=["a", "c"])
+    with pytest.raises(ValueError, match="units names"):
+        viz.format_table(table, columns=["a"], units={"b": "m"})
+    with pytest.raises(ValueError, match="percent column 'b' must hold numbers"):
+        viz.format_table(table, percent=["b"])
+    with pytest.raises(ValueError, match="digits"):
+        viz.format_table(table, digits=0)
+    with pytest.raises(ValueError, match="decimals"):
+        viz.format_table(table, decimals={"a": -1})
+    with pytest.raises(ValueError, match="Series"):
+        viz.format_table(pd.Series([1.0]))
+    with pytest.raises(ValueError, match="twice"):
+        viz.format_table(table, columns=["a", "a"])
+
+
+def test_format_table_fixed_decimals() -> None:
+    shown = viz.format_table(pd.DataFrame({"a": [0.5, 0.25, 2.0]}), decimals={"a": 2})
+    assert shown.cells["a"].tolist() == ["0.50", "0.25", "2.00"]
+
+
+# --- dot chart and model labels ----------------------------------------------------------------
+
+
+def test_model_labels_show_the_seed_only_where_it_separates_models() -> None:
+    ids = ["synthetic-vit-s/skew-l_s0", "synthetic-vit-s/skew-l_s1", "synthetic-rn-s/fair-s_s0",
+           "ViT-B-32/openai"]
+    assert viz.model_labels(ids) == ["synthetic-vit-s/skew-l (seed 0)",
+                                     "synthetic-vit-s/skew-l (seed 1)", "synthetic-rn-s/fair-s",
+                                     "ViT-B-32/openai"]
+
+
+def test_dot_chart_fits_its_axis_sorts_and_orders_the_legend() -> None:
+    table = pd.DataFrame({"model": ["a", "b", "c"], "acc": [0.95, 0.99, 0.97],
+                          "family": ["skew", "fair", "web"]})
+    spec = viz.dot_chart(table, category="model", value="acc", color="family",
+                         color_order=["fair", "web", "skew"]).to_dict()
+    (points,) = spec["layer"]
+    assert points["mark"]["type"] == "point"
+    assert points["encoding"]["x"]["scale"]["zero"] is False
+    assert points["encoding"]["y"]["sort"] == "-x"
+    assert points["encoding"]["color"]["scale"]["domain"] == ["fair", "web", "skew"]
+    with_interval = viz.dot_chart(table.assign(lo=table["acc"] - 0.01, hi=table["acc"] + 0.01),
+                                  category="model", value="acc", low="lo", high="hi").to_dict()
+    assert [layer["mark"]["type"] for layer in with_interval["layer"]] == ["rule", "point"]
+
+
+def test_dot_chart_validates_its_input() -> None:
+    table = pd.DataFrame({"model": ["a", "b"], "acc": [0.9, 0.8], "family": ["x", "y"]})
+    with pytest.raises(ValueError, match="both low and high"):
+        viz.dot_chart(table, category="model", value="acc", low="acc")
+    with pytest.raises(ValueError, match=r"lacks the level\(s\) \['y'\]"):
+        viz.dot_chart(table, category="model", value="acc", color="family", color_order=["x"])
+    with pytest.raises(ValueError, match="once"):
+        viz.dot_chart(pd.concat([table, table]), category="model", value="acc")
+    with pytest.raises(ValueError, match="<="):
+        viz.dot_chart(table.assign(lo=1.0, hi=2.0), category="model", value="acc", low="lo",
+                      high="hi")
+
+
+def test_theme_keeps_tick_labels_apart_and_legends_below() -> None:
+    config = theme.theme_config()["config"]
+    assert config["axis"]["labelOverlap"] and config["axis"]["labelSeparation"] > 0
+    assert config["legend"]["orient"] == "bottom"
+

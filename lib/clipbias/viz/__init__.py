@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import altair as alt
 
-from clipbias.viz.charts import coverage_heatmap, interval_chart
+from clipbias.viz.charts import coverage_heatmap, dot_chart, interval_chart, model_labels
 from clipbias.viz.gallery import knobs_table, sample_gallery, scene_gallery_chart
 from clipbias.viz.render import book_renderer, save_static, static_png
 from clipbias.viz.tables import Table, format_table
@@ -20,11 +20,13 @@ __all__ = [
     "Table",
     "book_renderer",
     "coverage_heatmap",
+    "dot_chart",
     "enable_renderer",
     "enable_theme",
     "format_table",
     "interval_chart",
     "knobs_table",
+    "model_labels",
     "sample_gallery",
     "save_static",
     "scene_gallery_chart",

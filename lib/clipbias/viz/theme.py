@@ -41,8 +41,15 @@ def theme_config() -> alt.theme.ThemeConfig:
                 "gridColor": "#e6e6e6",
                 "domainColor": "#888888",
                 "tickColor": "#888888",
+                # tick labels never touch ("0.00.1"): drop every other one until 6 px apart
+                "labelOverlap": "greedy",
+                "labelSeparation": 6,
+                "labelLimit": 200,
             },
-            "legend": {"labelFontSize": 12, "titleFontSize": 13, "titleFontWeight": "normal"},
+            "axisX": {"tickCount": {"expr": "ceil(width / 60)"}},
+            # below the plot: a legend at the right takes width a phone does not have
+            "legend": {"labelFontSize": 12, "titleFontSize": 13, "titleFontWeight": "normal",
+                       "orient": "bottom", "columns": 3, "labelLimit": 180},
             "title": {"fontSize": 15, "fontWeight": "normal", "anchor": "start", "offset": 10},
             "header": {"labelFontSize": 12, "titleFontSize": 13},
             "point": {"size": 60, "filled": True},
