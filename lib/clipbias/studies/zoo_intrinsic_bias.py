@@ -402,11 +402,11 @@ def _shares(battery: pd.DataFrame, params: Params) -> pd.DataFrame:
 
 def regression_rows(battery: pd.DataFrame, models: pd.DataFrame) -> pd.DataFrame:
     """The long table both fits use: one row per model x test, columns ``d``, ``model``,
-    ``category``, ``order``, ``architecture_family``, ``dataset_family``, ``log_params``,
-    ``log_dataset_size``."""
+    ``category``, ``order``, ``arch``, ``architecture_family``, ``dataset_family``,
+    ``log_params``, ``log_dataset_size``."""
     factors = models.rename(columns={"model_id": "model", "arch_family": "architecture_family"})
     rows = battery[["model", "test", "category", "order", "d"]].merge(
-        factors[["model", "architecture_family", "dataset_family", *_LOGS]], on="model",
+        factors[["model", "arch", "architecture_family", "dataset_family", *_LOGS]], on="model",
         how="left")
     return rows
 
@@ -579,11 +579,35 @@ def _category_fits(rows: pd.DataFrame, refs: dict[str, str], slopes: tuple[str, 
     return table[table["term"].str.startswith("dataset_family[") | (table["term"] == "")]
 
 
+def _architecture_random(rows: pd.DataFrame, refs: dict[str, str]) -> pd.DataFrame:
+    """The family coefficients with the architecture as a random effect: ``d ~ log_params +
+    dataset_family + log_dataset_size + C(cell)`` (a fixed mean per category x order cell), a
+    random intercept per architecture (:func:`fit_mixedlm` grouped by ``arch``)."""
+    terms, _ = _varying(rows)
+    fixed = [t for t in terms if t != "architecture_family"]
+    data = rows.assign(cell=rows["category"] + " " + rows["order"])
+    formula = "d ~ " + " + ".join([*fixed, "C(cell)"])
+    name = "architecture random"
+    if data["arch"].nunique() < 2:
+        return pd.DataFrame([{"fit": name, "left_out": "none", "term": "",
+                              "label": "skipped: a single architecture"}])
+    try:
+        fit = fit_mixedlm(data, formula, groups="arch",
+                          standardize=[c for c in _LOGS if c in terms],
+                          reference_levels={"dataset_family": refs["dataset_family"]})
+    except (MixedLMFitError, ValueError) as err:
+        return pd.DataFrame([{"fit": name, "left_out": "none", "term": "",
+                              "label": f"failed: {err}"}])
+    return fit_table(fit, name).assign(left_out="none")
+
+
 def _sensitivity(rows: pd.DataFrame, refs: dict[str, str], slopes: tuple[str, ...],
                  full: MixedLMFit) -> pd.DataFrame:
-    """Dataset-family coefficients of the model-aware fit on all models and without each family
-    in turn (the reference moves to the first remaining family when the reference is left out)."""
-    out = [fit_table(full, "all families").assign(left_out="none")]
+    """Dataset-family coefficients of the model-aware fit on all models, without each family in
+    turn (the reference moves to the first remaining family when the reference is left out), and
+    with the architecture as a random effect (:func:`_architecture_random`)."""
+    out = [fit_table(full, "all families").assign(left_out="none"),
+           _architecture_random(rows, refs)]
     for family in sorted(rows["dataset_family"].unique()):
         part = rows[rows["dataset_family"] != family]
         if part["dataset_family"].nunique() < 2:
@@ -713,7 +737,9 @@ def glue_values(result: Result) -> dict[str, float | int | str]:
     0 on the synthetic zoo);
     ``random_init_mean_abs_d`` and ``trained_mean_abs_d`` (mean |d| of the untrained and trained
     models; NaN when the baseline is off); ``sensitivity_max_shift`` (largest change of a family
-    coefficient when one other family is left out, same reference).
+    coefficient when one other family is left out, same reference); ``arch_random_coef_top``
+    (the ``top_family`` coefficient with the architecture as a random effect, NaN if that fit
+    failed or was skipped).
     """
     p = result.params
     shares = result.shares.set_index("condition")
@@ -794,11 +820,16 @@ def glue_values(result: Result) -> dict[str, float | int | str]:
         else pd.DataFrame()
     shifts = []
     if len(sens):
-        base = sens[sens["left_out"] == "none"].set_index("term")["estimate"]
-        for _, part in sens[sens["left_out"] != "none"].groupby("left_out"):
+        base = sens[sens["fit"] == "all families"].set_index("term")["estimate"]
+        others = sens[~sens["left_out"].isin(["none", refs["dataset_family"]])]
+        for _, part in others.groupby("left_out"):
             same = part.set_index("term")["estimate"]
             common = same.index.intersection(base.index)
             shifts += list((same[common] - base[common]).abs())
     out["sensitivity_max_shift"] = float(max(shifts)) if shifts else np.nan
+    arch_random = sens[(sens["fit"] == "architecture random")
+                       & (sens["term"] == f"dataset_family[T.{top}]")] if len(sens) else sens
+    out["arch_random_coef_top"] = (float(arch_random["estimate"].iloc[0]) if len(arch_random)
+                                   else np.nan)
     return out
 
