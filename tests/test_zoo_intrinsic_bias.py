@@ -12,6 +12,7 @@ from clipbias.studies import zoo_intrinsic_bias as study
 from clipbias.viz import zoo_bias as charts
 from clipbias.zoo import WeightsUnavailableError
 from clipbias.zoo.selections import UnknownModelError
+from clipbias.zoo.synthetic.zoos import zoo_entries
 from realpath import save_weights, write_fixture_profile
 
 STEM = "zoo_intrinsic_bias"
@@ -33,7 +34,8 @@ def test_ci_model_aware_fit_recovers_the_planted_family_order(ci_glued):
 
 def test_ci_counts_and_shapes(ci_glued):
     g = ci_glued(STEM)
-    assert g["n_models"] == 12 and g["n_tests"] == 8 and g["n_cases"] == 96
+    n_models = len(zoo_entries("ci"))
+    assert g["n_models"] == n_models and g["n_tests"] == 8 and g["n_cases"] == 8 * n_models
     assert g["n_missing_downstream"] == 0
     for key in ("share_d_ge_0_2", "share_d_gt_0"):
         assert g[f"{key}_ci_low"] <= g[key] <= g[f"{key}_ci_high"]
