@@ -21,14 +21,19 @@ Steps of :func:`run` (random steps seeded from ``Params.seed`` by name):
    d > 0 with model-bootstrap intervals (seed ``"shares"``);
 5. ``paper fit``: ``d ~ log_params + architecture_family + dataset_family + log_dataset_size``
    (natural logs, z-scored), random intercept and slopes of both logs by category x order, REML
-   (:func:`clipbias.metrics.fit_mixedlm`);
+   (:func:`clipbias.metrics.fit_mixedlm`), on the battery categories ``Params.categories``
+   (default: every category on real models; on the synthetic zoo the categories whose planted
+   knob differs between the zoo's datasets, :func:`planted_categories`, the others being
+   negative controls shown per category);
 6. ``model-aware fit``: the same fixed effects with the model as a variance component
    (:func:`clipbias.metrics.regression.fit_model_aware`), and a coverage simulation of both
-   specifications on this zoo's layout (seed ``"coverage"``);
+   specifications on this zoo's layout (seed ``"coverage"``), and the model-aware fit per
+   category and on all tests pooled;
 7. ``performance``: Pearson r (Fisher interval) of d with the downstream score per category x
    order;
 8. ``beyond``: the battery on untrained models of each architecture (seed ``"random_init"``),
-   and the model-aware fit without one dataset family at a time.
+   the model-aware fit without one dataset family at a time, and a fit with the architecture as
+   a random effect.
 """
 
 from __future__ import annotations
