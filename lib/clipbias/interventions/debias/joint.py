@@ -154,7 +154,8 @@ def _raw(x, name: str, n: int | None = None) -> torch.Tensor:
 
 
 def train_joint(images, texts, counterfactuals, *, config: JointConfig = JointConfig(),
-                seed: int = 0, progress: bool = True) -> tuple[JointDebiaser, list[float]]:
+                seed: int = 0, device: str = "cpu", progress: bool = True
+                ) -> tuple[JointDebiaser, list[float]]:
     """Train the two MLPs on paired raw features (the encoders are frozen, so cached embeddings
     give exactly the loop of the paper's code).
 
@@ -165,6 +166,7 @@ def train_joint(images, texts, counterfactuals, *, config: JointConfig = JointCo
         config: :class:`JointConfig`.
         seed: seeds the MLP initialisation, the queues' random start, the batch order and the
             factual/counterfactual coin (bit for bit reproducible on CPU).
+        device: where the training runs (``"cpu"``, ``"cuda"``); the model comes back on CPU.
 
     Returns:
         The trained :class:`JointDebiaser` (eval mode) and the mean loss of every epoch.
@@ -177,15 +179,17 @@ def train_joint(images, texts, counterfactuals, *, config: JointConfig = JointCo
         raise ValueError("images, texts and counterfactuals must share one embedding dimension")
     if n < 2:
         raise ValueError(f"need at least 2 training pairs, got {n}")
+    dev = torch.device(device)
     gen = torch.Generator().manual_seed(int(seed))
     rng = np.random.default_rng(seed)
     torch.manual_seed(int(seed))
-    model = JointDebiaser(d, hidden1=config.hidden1, hidden2=config.hidden2)
+    model = JointDebiaser(d, hidden1=config.hidden1, hidden2=config.hidden2).to(dev)
     ema = copy.deepcopy(model).requires_grad_(False)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     tau = config.temperature
-    queue_v = F.normalize(torch.randn(config.queue_size, d, generator=gen), dim=1)
-    queue_t = F.normalize(torch.randn(config.queue_size, d, generator=gen), dim=1)
+    queue_v = F.normalize(torch.randn(config.queue_size, d, generator=gen), dim=1).to(dev)
+    queue_t = F.normalize(torch.randn(config.queue_size, d, generator=gen), dim=1).to(dev)
+    v_raw, t_raw, c_raw = v_raw.to(dev), t_raw.to(dev), c_raw.to(dev)
     v_unit, t_unit = F.normalize(v_raw, dim=1), F.normalize(t_raw, dim=1)
     batch = min(config.batch_size, n)
     history: list[float] = []
@@ -199,7 +203,7 @@ def train_joint(images, texts, counterfactuals, *, config: JointConfig = JointCo
             bank_v = torch.cat([vu, queue_v])
             bank_t = torch.cat([tu, queue_t])
             v_bar, t_bar = model.images(v), model.texts(t)
-            loss = torch.zeros(())
+            loss = torch.zeros((), device=dev)
             if config.use_ba:
                 l_ba = bias_alignment_loss(tu - F.normalize(t_bar, dim=1),
                                            vu - F.normalize(v_bar, dim=1), bank_t, bank_v,
@@ -235,4 +239,4 @@ def train_joint(images, texts, counterfactuals, *, config: JointConfig = JointCo
                 queue_t = torch.cat([tu, queue_t])[:config.queue_size]
             losses.append(float(loss.detach()))
         history.append(float(np.mean(losses)))
-    return model.eval(), history
+    return model.cpu().eval(), history
