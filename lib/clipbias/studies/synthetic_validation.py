@@ -94,7 +94,7 @@ class Params(StudyParams):
     arch: Literal["synthetic-vit-s", "synthetic-vit-m", "synthetic-rn-s",
                   "synthetic-rn-m"] = "synthetic-rn-s"  # architecture of the sweep models
     world_size: int = 4000  # image-caption pairs in each sweep model's world
-    n_concepts: int = 12  # concepts of the sweep worlds (half stereotyped for each group)
+    n_concepts: int = 8  # concepts of the sweep worlds (half stereotyped for each group)
     synonyms: int = 1  # words per group, concept and context in captions and text stimuli
     n_images: int = 24  # images per EAT image stimulus set
     n_permutations: int = 2000  # permutations per EAT p-value
