@@ -38,9 +38,12 @@ Steps of :func:`run` (random steps seeded from ``Params.seed`` by name):
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import re
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -376,10 +379,28 @@ def _embed_ray(ids: list[str], params: Params, loader: _Loader, device: str,
     return specs, records
 
 
+@contextlib.contextmanager
+def _bars(show: bool) -> Iterator[None]:
+    """Hide the progress bars of the kernels called inside (``CLIPBIAS_PROGRESS=0``) unless
+    ``show``."""
+    before = os.environ.get("CLIPBIAS_PROGRESS")
+    if not show:
+        os.environ["CLIPBIAS_PROGRESS"] = "0"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("CLIPBIAS_PROGRESS", None)
+        else:
+            os.environ["CLIPBIAS_PROGRESS"] = before
+
+
 def _battery_table(specs: list[EATSpec], records: list[EATRecord], params: Params,
-                   device: str) -> pd.DataFrame:
-    table = run_eat_battery(records, device=device, n_permutations=params.n_permutations,
-                            seed=params.seed_for("permutations"), n_bootstrap=params.n_bootstrap)
+                   device: str, *, progress: bool = True) -> pd.DataFrame:
+    with _bars(progress):
+        table = run_eat_battery(records, device=device, n_permutations=params.n_permutations,
+                                seed=params.seed_for("permutations"),
+                                n_bootstrap=params.n_bootstrap)
     info = pd.DataFrame([{"test": s.name, "category": s.category, "order": s.order,
                           "definition": s.test} for s in specs])
     return table.merge(info, on="test", how="left")
@@ -559,7 +580,7 @@ def _random_init(models: pd.DataFrame, specs: list[EATSpec], params: Params, loa
                                 disable=not progress):
             records += _records(mid, specs, _embed_model(loader(mid, device=device), specs,
                                                          device))
-    table = _battery_table(specs, records, params, device)
+    table = _battery_table(specs, records, params, device, progress=progress)
     return table.assign(arch=table["model"].str.split("/").str[0])
 
 
@@ -646,7 +667,7 @@ def run(params: Params, *, progress: bool = True) -> Result:
     check_references(models, params)
     ids = models["model_id"].tolist()
     specs, records = _embed_all(ids, params, loader, device, progress=progress)
-    battery = _battery_table(specs, records, params, device)
+    battery = _battery_table(specs, records, params, device, progress=progress)
     categories = _fit_categories(params, battery)
     all_rows = regression_rows(battery, models)
     rows = all_rows[all_rows["category"].isin(categories)]
