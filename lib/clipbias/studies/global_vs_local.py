@@ -24,10 +24,14 @@ Steps of :func:`run` (every random choice seeded from ``Params.seed``):
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import torch
+from threadpoolctl import threadpool_limits
 
 from clipbias.data.adapters.coco import load_coco_captions
 from clipbias.data.manifest import make_manifest
@@ -243,14 +247,30 @@ def tilted_selection(groups: np.ndarray, contexts: np.ndarray, *, level: float, 
 
 
 def _bias(emb: Embedded, model: str, rows: np.ndarray, subsets: np.ndarray, params: Params,
-          seed: int) -> pd.DataFrame:
-    """subset_bias of one model on ``rows`` of the set with subset labels ``subsets``."""
+          seed: int, *, intervals: bool = True, matched: bool = True) -> pd.DataFrame:
+    """subset_bias of one model on ``rows`` of the set with subset labels ``subsets``; without
+    ``intervals`` no bootstrap, without ``matched`` no size-matched global values."""
     groups = emb.table["group"].to_numpy()[rows]
     return subset_bias(emb.images[model][rows], emb.captions[model][rows], groups, subsets,
                        concept_emb=emb.concepts[model], k=params.k, recall_k=params.recall_k,
                        targets=TARGETS, metrics=METRICS, k_rule=params.k_rule,
-                       min_group_size=params.min_group_size, n_boot=params.n_boot,
-                       matched_draws=params.matched_draws, seed=seed)
+                       min_group_size=params.min_group_size,
+                       n_boot=params.n_boot if intervals else 0,
+                       matched_draws=params.matched_draws if matched else 0, seed=seed)
+
+
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    """One torch thread and one BLAS thread while the study runs (restored after): on a shared
+    CPU, threads on arrays this small cost several-fold more than they save (measured: a ci run
+    under load spent most of its time in 320 x 320 matrix products)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(limits=1):
+            yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _views(params: Params, models: list[str], emb: Embedded
@@ -336,7 +356,7 @@ def _sweep(params: Params, models: list[str], emb: Embedded, oracle: pd.DataFram
         for m in models:
             seed = params.seed_for(f"bootstrap/sweep/{level}/{m}")
             glob = _bias(emb, m, rows, np.full(rows.shape[0], "all", dtype=object), params,
-                         seed)
+                         seed, intervals=False, matched=False)
             loc = _bias(emb, m, rows, ctx, params, seed + 1)
             dep = local_departure(glob, loc)
             out.append(dep.assign(level=level, model=m, n_images=int(rows.shape[0])))
@@ -350,6 +370,11 @@ def run(params: Params, *, progress: bool = True) -> Result:
     if not isinstance(params, Params):
         raise ValueError(f"run expects global_vs_local.Params, got {type(params).__name__}; "
                          "build it with Params(...) or params_from(Params, globals())")
+    with _one_thread():
+        return _run(params, progress)
+
+
+def _run(params: Params, progress: bool) -> Result:
     models, emb = _embed(params, progress)
     n = len(emb.table)
     everything = np.arange(n)
@@ -358,11 +383,14 @@ def run(params: Params, *, progress: bool = True) -> Result:
     bar = progress_bar(models, desc="global and local bias", disable=not progress)
     for m in bar:
         seed = params.seed_for(f"bootstrap/{m}")
-        g = _bias(emb, m, everything, np.full(n, "all", dtype=object), params, seed)
+        g = _bias(emb, m, everything, np.full(n, "all", dtype=object), params, seed,
+                  matched=False)
         glob.append(g.drop(columns=["subset", "degenerate"]).assign(model=m))
         for i, view in enumerate(VIEWS):
             if (view, m) in labels:
-                part = _bias(emb, m, everything, labels[view, m], params, seed + 1 + i)
+                shared = view != "kmeans_per_model"  # per-model clusters: spreads only
+                part = _bias(emb, m, everything, labels[view, m], params, seed + 1 + i,
+                             intervals=shared, matched=shared)
                 local.append(part.assign(view=view, model=m))
     global_table = pd.concat(glob, ignore_index=True)
     local_table = pd.concat(local, ignore_index=True)
@@ -414,6 +442,8 @@ def glue_values(result: Result) -> dict[str, float | int | str]:
     view = _headline_view(result)
     local = result.local_table
     km = local[local["view"] == view]
+    if view == "kmeans_shared":  # one clustering, the same subsets for every model
+        km = km[km["model"] == km["model"].iloc[0]]
     by_subset = km.groupby(["model", "subset"])["degenerate"].any().reset_index()
     clusters = result.clusters[result.clusters["view"] == view]
     n_small = int((~clusters["kept"]).sum())
