@@ -416,6 +416,8 @@ def test_format_table_whole_floats_are_integers_and_tiny_values_keep_digits() ->
     cells = viz.format_table(table).cells
     assert cells["size"].tolist() == ["8,000", "2 billion", tables.MISSING]
     assert cells["p"].tolist() == ["0.5", "1.00×10⁻⁷", "0.02"]  # no "0.000" for a p-value
+    exact = viz.format_table(pd.DataFrame({"noise": [0.1, 0.5, 0.0]})).cells["noise"].tolist()
+    assert exact == ["0.1", "0.5", "0.0"]  # no trailing zeros every value shares
 
 
 def test_format_table_has_no_index_and_keeps_a_named_one() -> None:

@@ -19,11 +19,18 @@ Enable it in ``_config.yml`` with ``sphinx: extra_extensions: [clipbias.publish.
   dropped (:func:`unique_scripts`; sphinx-thebe 0.3 registers its inline configuration twice
   under Sphinx 7, and the second copy re-declares a ``const``).
 - The directive ``chapter-table`` renders :func:`clipbias.publish.pages.chapter_table_markdown`.
+- The pybtex style ``author_year`` (``bibtex_default_style: author_year`` in ``_config.yml``):
+  the plain style, sorted by author, year and title, with labels such as "Caliskan et al., 2017"
+  (:class:`AuthorYearLabels`), so the reference list matches the author-year citations.
+- ``config-inited``: the pydata header strip, which only repeats the sidebar's search box, is
+  emptied (``navbar_persistent``) and hidden by the book's CSS.
 """
 
 from __future__ import annotations
 
 import shutil
+from collections import Counter
+from collections.abc import Iterator
 from importlib.metadata import version
 from importlib.resources import files
 from pathlib import Path
@@ -31,6 +38,10 @@ from typing import Any
 
 from docutils import nodes
 from docutils.statemachine import StringList
+from pybtex.plugin import register_plugin
+from pybtex.richtext import Text
+from pybtex.style.formatting.plain import Style as PlainStyle
+from pybtex.style.labels import BaseLabelStyle
 from sphinx.application import Sphinx
 from sphinx.config import Config
 from sphinx.util.docutils import SphinxDirective
@@ -43,10 +54,13 @@ from clipbias.publish.pages import chapter_table_markdown
 from clipbias.publish.toc import EXECUTED_DIR, NOTEBOOK_DIR
 
 __all__ = [
+    "AUTHOR_YEAR",
     "BOOK_CSS",
     "BOOK_JS",
     "MATHJAX_CONFIG",
     "MATHJAX_SCRIPT",
+    "AuthorYearLabels",
+    "AuthorYearStyle",
     "mathjax_folder",
     "setup",
     "source_launch_url",
@@ -109,9 +123,62 @@ def _add_mathjax(app: Sphinx, config: Config) -> None:
     config.myst_update_mathjax = False  # MATHJAX_CONFIG already names MyST's classes
 
 
+#: Name of the pybtex formatting style (and of its label style) registered by this extension.
+AUTHOR_YEAR = "author_year"
+
+
+class AuthorYearLabels(BaseLabelStyle):
+    """Bibliography labels "Name, year", "Name and Other, year" or "Name et al., year"; a label
+    that two entries would share gets a letter ("Zhang et al., 2024a", "... 2024b")."""
+
+    @staticmethod
+    def _label(entry: Any) -> str:
+        people = entry.persons.get("author") or entry.persons.get("editor") or []
+        names = [Text.from_latex(" ".join(p.last_names)).render_as("text") for p in people]
+        if not names:
+            who = entry.key
+        elif len(names) == 1:
+            who = names[0]
+        elif len(names) == 2:
+            who = f"{names[0]} and {names[1]}"
+        else:
+            who = f"{names[0]} et al."
+        return f"{who}, {entry.fields.get('year', 'n.d.')}"
+
+    def format_labels(self, sorted_entries: Any) -> Iterator[str]:
+        entries = list(sorted_entries)
+        labels = [self._label(entry) for entry in entries]
+        counts, seen = Counter(labels), Counter()
+        for label in labels:
+            if counts[label] > 1:
+                seen[label] += 1
+                yield f"{label}{chr(ord('a') + seen[label] - 1)}"
+            else:
+                yield label
+
+
+class AuthorYearStyle(PlainStyle):
+    """pybtex's plain style with :class:`AuthorYearLabels` (sorted by author, year, title)."""
+
+    default_label_style = AUTHOR_YEAR
+
+
+def _register_bibtex_style() -> None:
+    """Register :data:`AUTHOR_YEAR` with pybtex (labels and formatting), once."""
+    for group, plugin in (("pybtex.style.labels", AuthorYearLabels),
+                          ("pybtex.style.formatting", AuthorYearStyle)):
+        try:
+            register_plugin(group, AUTHOR_YEAR, plugin)
+        except Exception as exc:  # pybtex refuses a second registration of the same name
+            if "already registered" not in str(exc):
+                raise
+
+
 def _repository_buttons(app: Sphinx, config: Config) -> None:
-    """Show the repository and launch buttons only when ``repository.url`` is set."""
+    """Show the repository and launch buttons only when ``repository.url`` is set; drop the
+    header strip's duplicate search box."""
     options = config.html_theme_options
+    options["navbar_persistent"] = []
     if str(options.get("repository_url") or "").strip():
         options["use_repository_button"] = True
     else:
@@ -211,4 +278,5 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("html-page-context", _launch_sources, priority=600)
     app.connect("html-page-context", _dedupe_page_scripts)
     app.add_directive("chapter-table", ChapterTable)
+    _register_bibtex_style()
     return {"version": "2", "parallel_read_safe": True, "parallel_write_safe": True}

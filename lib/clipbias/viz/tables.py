@@ -114,7 +114,8 @@ def _scientific(value: float, digits: int) -> str:
 
 
 def _column_decimals(values: pd.Series, digits: int) -> int | None:
-    """Decimal places that give the column's largest number ``digits`` significant digits.
+    """Decimal places that give the column's largest number ``digits`` significant digits, or
+    fewer when every value is exact with fewer.
 
     None when one number of places does not fit the column: its nonzero values span so many
     magnitudes that the smallest would print as zero (each value then gets ``digits``
@@ -124,10 +125,15 @@ def _column_decimals(values: pd.Series, digits: int) -> int | None:
     nonzero = finite[finite != 0].abs()
     if nonzero.empty:
         return 0
-    places = max(0, digits - 1 - math.floor(math.log10(nonzero.max())))
+    places = min(max(0, digits - 1 - math.floor(math.log10(nonzero.max()))), 12)
     if nonzero.min() < 0.5 * 10.0 ** -places:
         return None
-    return min(places, 12)
+    # no trailing zeros that every value shares: 0.1 and 0.5 show as such, not 0.100 and 0.500
+    tolerance = 1e-9 * float(nonzero.max())
+    for fewer in range(places):
+        if np.all(np.abs(finite - finite.round(fewer)) <= tolerance):
+            return fewer
+    return places
 
 
 def _text(value: object) -> str:
@@ -185,14 +191,16 @@ def _check_names(names: object, what: str, available: Sequence[str]) -> None:
 
 
 def _header(label: str, unit: str | None) -> str:
-    text = html.escape(label)
+    """Header cell HTML: the label (breakable after ``_``, so code-like names can wrap) and the
+    unit below it."""
+    text = html.escape(label).replace("_", "_<wbr>")
     if unit:
         text += f'<br><span class="cb-unit">({html.escape(unit)})</span>'
     return text
 
 
 def _min_width_ch(label: str, unit: str | None, cells: list[str], numeric: bool) -> int:
-    words = [len(w) for w in label.split()] + ([len(unit) + 2] if unit else [])
+    words = [len(w) for w in label.replace("_", "_ ").split()] + ([len(unit) + 2] if unit else [])
     if numeric:
         body = max((len(c) for c in cells), default=1)
     else:
@@ -222,7 +230,8 @@ def _card_css(table_id: str, breakpoint_em: float) -> str:
     """Below ``breakpoint_em`` of container width the table's rows turn into labelled cards."""
     t = f"#{table_id}"
     return (f"<style>@container (max-width: {breakpoint_em:.0f}em){{"
-            f"{t} table,{t} tbody,{t} tr,{t} td{{display:block;width:100%;max-width:none}}"
+            f"{t} table,{t} tbody,{t} tr,{t} td{{display:block;width:100%;max-width:none;"
+            f"box-sizing:border-box}}"
             f"{t} thead{{position:absolute;width:1px;height:1px;overflow:hidden;"
             f"clip:rect(0 0 0 0)}}"
             f"{t} tr{{border-bottom:2px solid #888;padding:0.3em 0}}"
@@ -254,7 +263,8 @@ def format_table(
     - ``percent``: columns of fractions shown as percentages (``x -> 100 x``, unit ``%``).
     - ``decimals``: fixed decimal places per numeric column. Other numeric columns get one number
       of places per column, enough for ``digits`` significant digits of its largest value
-      (``places = max(0, digits - 1 - floor(log10 max|x|))``); whole-number columns show as
+      (``places = max(0, digits - 1 - floor(log10 max|x|))``, fewer when all values are exact
+      with fewer: ``0.1, 0.5`` not ``0.100, 0.500``); whole-number columns show as
       integers with thousands separators; values of a million or more are written in words.
     - ``max_rows``: show only the first ``max_rows`` rows, with a note of how many there are.
 
