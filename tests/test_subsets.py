@@ -321,3 +321,30 @@ def test_kendall_tau_by_subset_matches_pair_counting():
         ref = _tau_b_reference(glob[models].to_numpy(), local[models].to_numpy())
         assert out.loc[s, "tau"] == pytest.approx(ref)
     assert np.isnan(out.loc[9, "tau"]) and out.loc[9, "n_models"] == 1
+
+
+def test_zero_one_counts_give_the_metric_of_a_subset(data):
+    images, _, concepts, groups, _ = data
+    codes = pd.factorize(groups, sort=True)[0]
+    sim = _unit(concepts) @ _unit(images).T
+    rows = np.sort(np.random.default_rng(12).choice(len(codes), size=150, replace=False))
+    member = np.zeros((1, len(codes)), dtype=int)
+    member[0, rows] = 1
+    out = bootstrap_concept_metrics(sim, codes, member, k=20)
+    for target in ("uniform", "dataset"):
+        assert out["ndkl", target][0] == pytest.approx(
+            ndkl_at_k(sim[:, rows], codes[rows], k=20, target=target).mean(), abs=1e-12)
+        assert out["max_skew", target][0] == pytest.approx(
+            max_skew_at_k(sim[:, rows], codes[rows], k=20, target=target).mean(), abs=1e-12)
+    with pytest.raises(ValueError, match="at least k"):
+        bootstrap_concept_metrics(sim, codes, member, k=151)
+
+
+def test_size_matched_value_of_the_whole_set_is_the_global_value(data):
+    images, captions, concepts, groups, _ = data
+    local = subset_bias(images, captions, groups, np.zeros(len(groups)), concept_emb=concepts,
+                        k=30, recall_k=3, matched_draws=3, seed=0)
+    assert local["matched"].to_numpy() == pytest.approx(local["value"].to_numpy(), abs=1e-12)
+    none = subset_bias(images, captions, groups, np.zeros(len(groups)), concept_emb=concepts,
+                       k=30, recall_k=3)
+    assert none["matched"].isna().all()
