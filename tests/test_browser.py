@@ -8,6 +8,7 @@ them the tests are skipped with what to install, except under ``CI=true``, where
 from __future__ import annotations
 
 import base64
+import io
 import os
 import shutil
 import tempfile
@@ -149,6 +150,25 @@ def _set_width(browser, width: int) -> None:
                              "mobile": False})
 
 
+def _screenshot(browser, width: int, target: Path, *, tile: int = 4000,
+                limit: int = 20000) -> None:
+    """Save the whole page (at most ``limit`` pixels tall) as one PNG, captured in tiles: one
+    capture of a very tall page comes back blank below a few million pixels."""
+    from PIL import Image
+
+    metrics = browser.execute_cdp_cmd("Page.getLayoutMetrics", {})
+    height = min(int(metrics["cssContentSize"]["height"]), limit)
+    page = Image.new("RGB", (width, height), "white")
+    for top in range(0, height, tile):
+        shot = browser.execute_cdp_cmd("Page.captureScreenshot", {
+            "format": "png", "captureBeyondViewport": True,
+            "clip": {"x": 0, "y": top, "width": width, "height": min(tile, height - top),
+                     "scale": 1}})
+        page.paste(Image.open(io.BytesIO(base64.b64decode(shot["data"]))), (0, top))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    page.save(target)
+
+
 def check_page(browser, html: Path, page: str, width: int, shots: Path) -> list[str]:
     """Open ``page`` at ``width`` pixels, save a full-page screenshot under ``shots``, and return
     what is wrong with it (empty when nothing is)."""
@@ -177,14 +197,7 @@ def check_page(browser, html: Path, page: str, width: int, shots: Path) -> list[
     if math["untypeset"] or math["errors"] or math["fonts"]:
         problems.append(f"formulas: {math}")
     problems += [f"overflow: {o}" for o in browser.execute_script(OVERFLOW_JS)]
-    metrics = browser.execute_cdp_cmd("Page.getLayoutMetrics", {})
-    height = min(int(metrics["cssContentSize"]["height"]), 16000)
-    shot = browser.execute_cdp_cmd("Page.captureScreenshot", {
-        "format": "png", "captureBeyondViewport": True,
-        "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}})
-    target = shots / f"{page.replace('/', '__')}-{width}.png"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(base64.b64decode(shot["data"]))
+    _screenshot(browser, width, shots / f"{page.replace('/', '__')}-{width}.png")
     for entry in browser.get_log("browser"):
         message = entry["message"]
         if entry["level"] == "SEVERE" or "MathJax" in message or "font" in message.lower():
