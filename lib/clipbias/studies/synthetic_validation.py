@@ -62,6 +62,7 @@ from clipbias.metrics import (
 )
 from clipbias.progress import progress as progress_bar
 from clipbias.studies._contract import StudyParams
+from clipbias.zoo.synthetic.checkpoints import checkpoint_key, read_metadata
 
 __all__ = ["METRICS", "TEXT_MEAN", "Params", "Result", "glue_values", "measure_model",
            "measure_sweep", "null_summary", "run", "slope_interval", "slope_table"]
@@ -235,22 +236,31 @@ def _train_job(arch: str, world: WorldConfig, seed: int, steps: int) -> str:
 
 def _train_all(params: Params, jobs: list[tuple[float, int, int]], *, progress: bool) -> list:
     """Train every sweep model that is not cached, one process per core (spawned; one torch
-    thread each, so checkpoints equal a sequential run's), then return their TrainedRuns."""
+    thread each, so checkpoints equal a sequential run's; no process starts when all are
+    cached), then return their TrainedRuns."""
     def request(level: float, seed: int):
         return params.arch, params.world(level), seed, params.train_steps
 
-    bar = progress_bar(total=len(jobs), desc="sweep models", unit="model", disable=not progress)
-    workers = max(1, min(os.cpu_count() or 1, len(jobs)))
+    def cached(level: float, seed: int) -> bool:
+        data = TrainingData(params.world(level), world_seed=seed)
+        key = checkpoint_key(params.arch, [(data.key(), 0.0)],
+                             TrainConfig(steps=params.train_steps), seed=seed)
+        return read_metadata(key) is not None
+
+    missing = [job for job in jobs if not cached(job[0], job[2])]
+    bar = progress_bar(total=len(missing), desc="sweep models", unit="model",
+                       disable=not progress)
+    workers = max(1, min(os.cpu_count() or 1, len(missing)))
     with bar:
         if workers == 1:
-            for level, _, seed in jobs:
+            for level, _, seed in missing:
                 _train_job(*request(level, seed))
                 bar.update()
         else:
             context = multiprocessing.get_context("spawn")
             with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
                 futures = [pool.submit(_train_job, *request(level, seed))
-                           for level, _, seed in jobs]
+                           for level, _, seed in missing]
                 try:
                     for future in as_completed(futures):
                         future.result()
