@@ -8,9 +8,10 @@ one model.
 
 Seed count: the ci profile trains 4 null models and 2 per other level (levels 0, 0.5, 1). With
 the null SD of the Concept d averaged over the text orders measured by
-``benchmarks/synthetic_null.py`` (0.27 to 0.38, ``benchmarks/RESULTS.md``), the slope's 95% t
-interval is about +-0.6 to +-0.8 wide on each side, well below the planted slope, so its lower end
-stays above 0.
+``benchmarks/synthetic_null.py`` at 200 steps (0.27 to 0.38, ``benchmarks/RESULTS.md``), the
+slope's 95% t interval would be about +-0.6 to +-0.8 on each side, below the planted slope. The
+ci run itself (150 steps) measured a wider null (SD 0.62) and a slope of 1.11 with interval 0.08
+to 2.15: the check holds for these seeds, narrowly (RESULTS.md).
 """
 
 from __future__ import annotations
