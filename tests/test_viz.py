@@ -533,3 +533,45 @@ def test_theme_keeps_tick_labels_apart_and_legends_below() -> None:
     assert config["axis"]["labelOverlap"] and config["axis"]["labelSeparation"] > 0
     assert config["legend"]["orient"] == "bottom"
 
+
+
+# --- the generated chapter table (landing and teaching pages) ----------------------------------
+
+
+def test_chapter_table_lists_the_toc_studies_from_their_files() -> None:
+    from clipbias.publish import pages
+    from clipbias.publish.toc import toc_notebooks
+
+    rows = pages.chapter_rows(ROOT)
+    assert [r.stem for r in rows] == [nb.stem for nb in toc_notebooks(ROOT)]
+    for row in rows:
+        source = (ROOT / "notebooks" / f"{row.stem}.md").read_text(encoding="utf-8")
+        assert f"**Data source: {row.data_source}" in " ".join(source.split())
+        assert row.budgets["ci"] > 0
+    text = pages.chapter_table_markdown(ROOT)
+    assert text.count("\n") == len(rows) + 1  # header, rule, one line per chapter
+    assert all(f"{{doc}}`/{row.docname}`" in text for row in rows)
+
+
+def test_chapter_table_refuses_a_chapter_without_a_data_source(tmp_path: Path) -> None:
+    from clipbias.publish import pages
+
+    (tmp_path / "notebooks" / "profiles").mkdir(parents=True)
+    (tmp_path / "_toc.yml").write_text(
+        "format: jb-book\nroot: book/intro\nchapters:\n  - file: book/executed/demo\n",
+        encoding="utf-8")
+    (tmp_path / "notebooks" / "demo.md").write_text("# Demo\n\nNo source line.\n",
+                                                     encoding="utf-8")
+    (tmp_path / "notebooks" / "profiles" / "full.yaml").write_text("demo: {device: auto}\n",
+                                                                   encoding="utf-8")
+    (tmp_path / "notebooks" / "budgets.yaml").write_text(
+        "chapters:\n  demo: {ci: 60, embedded: 120}\nbuild: {ci: 10}\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="Data source"):
+        pages.chapter_rows(tmp_path)
+    (tmp_path / "notebooks" / "demo.md").write_text(
+        "# Demo\n\n**Data source: synthetic, tiny.** More.\n", encoding="utf-8")
+    (row,) = pages.chapter_rows(tmp_path)
+    assert (row.data_source, row.full_device, row.budgets) == (
+        "synthetic, tiny", "auto", {"ci": 60.0, "embedded": 120.0})
+    assert "| 1.0 min | 2.0 min | `auto` (a GPU when one is found) |" in (
+        pages.chapter_table_markdown(tmp_path))
