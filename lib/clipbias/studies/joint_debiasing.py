@@ -102,7 +102,7 @@ class Params(StudyParams):
     model_ids: tuple[str, ...] = ("synthetic-vit-s/skew-s_s0",)  # models; the first is headlined
     checkpoints: tuple[str, ...] = ()  # real: local checkpoint per model id ("" = download)
     attribute: str = "group"  # protected attribute: "group" (synthetic) or gender/race/age (real)
-    train_size: int = 2000  # debiasers' training pairs (real: FairFace train sample, 0 = all)
+    train_size: int = 2000  # training pairs of the debiasers (real: FairFace train sample, 0 = all)
     per_cell: int = EVAL_DEFAULTS.per_cell  # synthetic evaluation scenes per cell
     k: int = EVAL_DEFAULTS.k  # list length of MaxSkew@k and NDKL@k (paper: 1000 on FairFace)
     recall_k: int = EVAL_DEFAULTS.recall_k  # list length of caption-to-image recall@k
@@ -117,7 +117,7 @@ class Params(StudyParams):
     joint_batch: int = 128  # pairs per step of the joint method (paper: 512)
     joint_queue: int = 1024  # features per queue of the joint method (paper: 65536)
     joint_temperature: float = 0.07  # softmax temperature tau of both losses (paper: 0.07)
-    data_root: str = ""  # real: folder holding fairface/, utkface/, facet/, coco/ ("" = default)
+    data_root: str = ""  # real: folder holding fairface/, utkface/, facet/, coco/ (empty: the default)
     facet_fraction: float = 0.1  # real: share of FACET persons evaluated (paper: 10%)
     device: Literal["cpu", "cuda", "auto"] = "cpu"  # where models embed and the joint MLPs train
 
@@ -570,6 +570,8 @@ def run(params: Params, *, progress: bool = True) -> Result:
     summaries, prompts, curves, sizes = [], [], [], {}
     checkpoints = params.checkpoints or ("",) * len(params.model_ids)
     before = torch.get_num_threads()
+    if params.resolved_device() == "cpu":
+        torch.set_num_threads(1)  # tiny matrices: threads cost more than they give on a shared CPU
     try:
         for i, model_id in enumerate(params.model_ids):
             with torch.no_grad():
