@@ -506,8 +506,9 @@ def glue_values(result: Result) -> dict[str, float | int | str]:
     ``n_finetuned``; ``finetune_loss_drop`` (mean first minus last training loss).
     Causal grid (downstream bias = the classification error gap when the grid ran it, else the
     first task's first metric): ``slope_downstream_data`` and ``slope_pretraining`` (OLS slopes
-    per unit of planted level), each with ``_ci_low`` and ``_ci_high``; ``grid_runs``,
-    ``grid_metric``.
+    per unit of planted level) with their 95% bootstrap intervals ``slope_downstream_data_ci_low``,
+    ``slope_downstream_data_ci_high``, ``slope_pretraining_ci_low`` and
+    ``slope_pretraining_ci_high``; ``grid_runs`` (runs), ``grid_metric`` (the outcome's name).
     Context: ``downstream_accuracy`` (mean probe accuracy on the balanced test world, NaN with a
     user table), ``visibility``, ``transfer_bias``.
     """
