@@ -163,7 +163,7 @@ class Result:
     global_table: pd.DataFrame  # model, metric, target, k, n_images, value, favoured, ci_low...
     local_table: pd.DataFrame  # view, model, subset, metric, target, k, value, ci..., degenerate
     clusters: pd.DataFrame  # view, model, subset, size, kept (k-means clusters)
-    ari: pd.DataFrame  # view, model, ari (k-means vs oracle; synthetic only)
+    ari: pd.DataFrame  # view, model, ari (vs oracle), ari_group, ari_concept (synthetic only)
     departures: pd.DataFrame  # view, model, metric, target, n_subsets, spread, shares
     taus: pd.DataFrame  # view, metric, target, subset, n_models, tau, p_value
     top_subsets: pd.DataFrame  # view, metric, target, subset, mean local value over models
@@ -298,12 +298,18 @@ def _views(params: Params, models: list[str], emb: Embedded
 
 
 def _ari(labels: dict, emb: Embedded, models: list[str]) -> pd.DataFrame:
+    """ARI of each clustering against the oracle (context) and, to see what the clusters did
+    find, against the scenes' groups and concepts."""
+    cols = ["view", "model", "ari", "ari_group", "ari_concept"]
     if emb.world is None:
-        return pd.DataFrame(columns=["view", "model", "ari"])
-    oracle = emb.table["context"].to_numpy()
+        return pd.DataFrame(columns=cols)
+    truth = {c: emb.table[c].to_numpy() for c in ("context", "group", "concept")}
     return pd.DataFrame([{"view": view, "model": m,
-                          "ari": partition_agreement(labels[view, m], oracle)}
-                         for view in ("kmeans_shared", "kmeans_per_model") for m in models])
+                          "ari": partition_agreement(labels[view, m], truth["context"]),
+                          "ari_group": partition_agreement(labels[view, m], truth["group"]),
+                          "ari_concept": partition_agreement(labels[view, m], truth["concept"])}
+                         for view in ("kmeans_shared", "kmeans_per_model") for m in models],
+                        columns=cols)
 
 
 def _top_subsets(local: pd.DataFrame) -> pd.DataFrame:
@@ -420,7 +426,8 @@ def glue_values(result: Result) -> dict[str, float | int | str]:
     ``min_group_size``; flagged = left out as too small or degenerate), ``n_clusters_small``
     (of the flagged, those under ``min_cluster_size``).
     Agreement: ``cluster_oracle_ari`` (median over models of the adjusted Rand index of the
-    headline clusters against the oracle partition; NaN on real data).
+    headline clusters against the oracle partition; NaN on real data), ``cluster_group_ari``
+    and ``cluster_concept_ari`` (the same against the scenes' groups and concepts).
     Recall-KL: ``global_kl_mean`` (mean over models of the global recall-KL), ``local_kl_spread``
     and ``oracle_kl_spread`` (mean over models of the RMS deviation of local recall-KL values
     from the global one, headline k-means view and oracle).
@@ -470,14 +477,17 @@ def glue_values(result: Result) -> dict[str, float | int | str]:
         return float(t.median()) if len(t) else float("nan")
 
     high = max(float(v) for v in p.sweep_levels)
-    ari = result.ari[result.ari["view"] == view]["ari"]
+    ari = result.ari[result.ari["view"] == view]
     return {
         "n_models": len(result.models),
         "n_images": len(result.embedded.table),
         "n_clusters_kept": int((~by_subset["degenerate"]).sum()),
         "n_clusters_flagged": n_small + int(by_subset["degenerate"].sum()),
         "n_clusters_small": n_small,
-        "cluster_oracle_ari": float(ari.median()) if len(ari) else float("nan"),
+        "cluster_oracle_ari": float(ari["ari"].median()) if len(ari) else float("nan"),
+        "cluster_group_ari": float(ari["ari_group"].median()) if len(ari) else float("nan"),
+        "cluster_concept_ari": (float(ari["ari_concept"].median()) if len(ari)
+                                else float("nan")),
         "global_kl_mean": float(result.global_table.loc[
             result.global_table["metric"] == "recall_kl", "value"].mean()),
         "local_kl_spread": mean_of(view, "spread", metric="recall_kl"),
