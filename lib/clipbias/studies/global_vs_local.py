@@ -163,6 +163,7 @@ class Result:
     global_table: pd.DataFrame  # model, metric, target, k, n_images, value, favoured, ci_low...
     local_table: pd.DataFrame  # view, model, subset, metric, target, k, value, ci..., degenerate
     clusters: pd.DataFrame  # view, model, subset, size, kept (k-means clusters)
+    shared_clusters: np.ndarray  # (n,) shared k-means cluster of every image (-1: left out)
     ari: pd.DataFrame  # view, model, ari (vs oracle), ari_group, ari_concept (synthetic only)
     departures: pd.DataFrame  # view, model, metric, target, n_subsets, spread, shares
     taus: pd.DataFrame  # view, metric, target, subset, n_models, tau, p_value
@@ -408,7 +409,9 @@ def _run(params: Params, progress: bool) -> Result:
     sweep, mix = _sweep(params, models, emb, departures[departures["view"] == "oracle"],
                         progress)
     return Result(params=params, models=tuple(models), embedded=emb, global_table=global_table,
-                  local_table=local_table, clusters=clusters, ari=ari, departures=departures,
+                  local_table=local_table, clusters=clusters,
+                  shared_clusters=labels["kmeans_shared", models[0]], ari=ari,
+                  departures=departures,
                   taus=_taus(global_table, local_table), top_subsets=_top_subsets(local_table),
                   sweep=sweep, sweep_mix=mix)
 
