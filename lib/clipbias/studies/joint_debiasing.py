@@ -610,7 +610,8 @@ def glue_values(result: Result) -> dict[str, float | int]:
     ``able_check_max_abs_diff``: the largest absolute difference, in points, between the
     published ABLE column and ABLE recomputed from the published MaxSkew and accuracy;
     ``k``, ``recall_k``, ``n_bootstrap``, ``n_models``, and the item counts ``n_train``,
-    ``n_prompts``, ``n_zero_shot``, ``n_recall``, ``n_in_domain`` and ``n_<ood set>``.
+    ``n_prompts``, ``n_zero_shot``, ``n_recall``, ``n_in_domain`` and one per out-of-domain set
+    (synthetic: ``n_ood``; real: ``n_utkface``, ``n_facet``).
     """
     p = result.params
     table = result.summary[result.summary["model"] == p.model_ids[0]]
@@ -639,3 +640,20 @@ def glue_values(result: Result) -> dict[str, float | int]:
                 "n_models": len(p.model_ids)})
     out.update({key: int(v) for key, v in result.sizes.items()})
     return out
+
+
+def _method_keys_doc() -> str:
+    """The per-method glue keys, spelled out for every method (appended to the docstring of
+    :func:`glue_values`, so the list follows :data:`METHODS`)."""
+    suffixes = ("", "_ci_low", "_ci_high")
+    lines = []
+    for m in METHODS:
+        keys = ([f"maxskew_{m}{s}" for s in suffixes]
+                + [f"maxskew_drop_{m}_ci_low", f"maxskew_drop_{m}_ci_high", f"ndkl_{m}"]
+                + [f"accuracy_{m}{s}" for s in suffixes]
+                + [f"recall_{m}", f"able_{m}", f"maxskew_{m}_ood"])
+        lines.append(f"    - ``{m}``: " + ", ".join(f"``{k}``" for k in keys) + ";")
+    return "\n\n    Every key, method by method:\n\n" + "\n".join(lines) + "\n"
+
+
+glue_values.__doc__ = (glue_values.__doc__ or "") + _method_keys_doc()
