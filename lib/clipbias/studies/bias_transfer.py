@@ -258,9 +258,10 @@ def _pretraining(params: Params, models: list[str], emb: dict, worlds: _Worlds,
 
 
 def _adapt(params: Params, task: str, features: np.ndarray, world, test_features: np.ndarray,
-           text: dict, test, seed: int) -> list[dict]:
+           text: dict, test, seed: int, outputs: dict | None = None) -> list[dict]:
     """Adapt one model's frozen features for ``task`` on a training world and measure its
-    downstream bias on the balanced test world; one record per metric."""
+    downstream bias on the balanced test world; one record per metric. A retrieval projector's
+    outputs on the test images go to ``outputs["projected"]`` when ``outputs`` is given."""
     classes = test.concepts[:, 0]
     stereo = test.stereotyped()[:, 0]
     if task == "classification":
@@ -271,7 +272,9 @@ def _adapt(params: Params, task: str, features: np.ndarray, world, test_features
                  "value": stereotype_gap(correct, classes, stereo)}]
     projector = fit_projector(features, text["targets"], hidden=params.probe_hidden,
                               epochs=params.epochs, seed=seed)
-    projected = projector.transform(test_features)
+    projected = projector.transform(test_features).astype(np.float64)
+    if outputs is not None:
+        outputs["projected"] = projected.copy()
     projected /= np.linalg.norm(projected, axis=1, keepdims=True)
     sim = projected @ text["test"].T
     pool = test.caption_concepts[:, 0]
@@ -290,21 +293,25 @@ def _text(emb: dict, text_model: str, key: tuple[float, int]) -> dict:
 
 
 def _downstream(params: Params, models: list[str], emb: dict, worlds: _Worlds,
-                text_model: str, progress: bool) -> pd.DataFrame:
+                text_model: str, progress: bool) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """Downstream bias of every model, and its retrieval projector's test outputs (if run)."""
     key = (float(params.transfer_bias), 0)
     world = worlds.train[key]
-    rows = []
+    rows, projected = [], {}
     for m in progress_bar(models, desc="adapt", disable=not progress):
         for task in params.tasks:
             seed = params.seed_for(f"adapt/{task}/{m}")
+            outputs: dict[str, np.ndarray] = {}
             for rec in _adapt(params, task, emb[m][_world_name(key)], world, emb[m]["test"],
-                              _text(emb, text_model, key), worlds.test, seed):
+                              _text(emb, text_model, key), worlds.test, seed, outputs):
                 rows.append({"model": m, "attribute": _ATTRIBUTE, **rec})
+            if "projected" in outputs:
+                projected[m] = outputs["projected"]
     out = pd.DataFrame(rows)
     if params.metrics:
         out = out[out["metric"].isin(params.metrics)]
     return out.reset_index(drop=True)[["model", "task", "metric", "attribute", "value",
-                                       "accuracy"]]
+                                       "accuracy"]], projected
 
 
 def _user_downstream(params: Params, models: list[str]) -> pd.DataFrame:
@@ -384,8 +391,8 @@ def _finetune(params: Params, grid_models: list[str], worlds: _Worlds, progress:
 
 
 def _convergence(params: Params, models: list[str], emb: dict, worlds: _Worlds,
-                 text_model: str, chosen: list[str], tuned: list[str], tuned_emb: dict
-                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+                 text_model: str, chosen: list[str], tuned: list[str], tuned_emb: dict,
+                 projected: dict[str, np.ndarray]) -> tuple[pd.DataFrame, pd.DataFrame]:
     key = (float(params.transfer_bias), 0)
     text = _text(emb, text_model, key)
     rng_targets = np.random.default_rng(params.seed_for("control/shuffle"))
@@ -395,9 +402,12 @@ def _convergence(params: Params, models: list[str], emb: dict, worlds: _Worlds,
     for stage, targets in (("projector", text["targets"]), ("control", shuffled)):
         outs = []
         for m in models:
+            if stage == "projector" and m in projected:  # the transfer step's projector
+                outs.append(projected[m])
+                continue
             proj = fit_projector(emb[m][_world_name(key)], targets, hidden=params.probe_hidden,
                                  epochs=params.epochs, seed=params.seed_for(f"adapt/retrieval/{m}"))
-            outs.append(proj.transform(emb[m]["test"]))
+            outs.append(proj.transform(emb[m]["test"]).astype(np.float64))
         reps[stage] = (models, outs)
     if tuned:
         reps["finetune_before"] = (chosen, [emb[m]["test"] for m in chosen])
@@ -470,8 +480,11 @@ def run(params: Params, *, progress: bool = True) -> Result:
     worlds = _worlds(params)
     emb = _embed(params, models, grid_models, text_model, worlds, progress)
     pre = _pretraining(params, models, emb, worlds, planted)
-    down = _user_downstream(params, models) if params.downstream_table else \
-        _downstream(params, models, emb, worlds, text_model, progress)
+    projected: dict[str, np.ndarray] = {}
+    if params.downstream_table:
+        down = _user_downstream(params, models)
+    else:
+        down, projected = _downstream(params, models, emb, worlds, text_model, progress)
     transfer = _transfer(params, pre, down)
     chosen, tuned, finetuned = ([], [], pd.DataFrame(columns=["model", "finetuned_id",
                                                               "loss_first", "loss_last"]))
@@ -483,7 +496,7 @@ def run(params: Params, *, progress: bool = True) -> Result:
                           | {m: worlds.test.table()["item_id"] for m in chosen[:1]})
         tuned_emb = {t: np.asarray(ft[t, "test"].embeddings, dtype=np.float64) for t in tuned}
     similarity, convergence = _convergence(params, models, emb, worlds, text_model, chosen,
-                                           tuned, tuned_emb)
+                                           tuned, tuned_emb, projected)
     grid, regression = _grid(params, grid_models, emb, worlds, text_model, planted, progress)
     return Result(params=params, models=tuple(models), pretraining=pre, downstream=down,
                   transfer=transfer, similarity=similarity, convergence=convergence,

@@ -13,19 +13,19 @@ __all__ = ["as_features", "fit_head", "head_forward"]
 
 
 def as_features(x: object, name: str) -> torch.Tensor:
-    """``x`` as a float64 tensor (n, d) with finite values, at least two rows."""
+    """``x`` as a float32 tensor (n, d) with finite values, at least two rows."""
     a = np.asarray(x, dtype=np.float64)
     if a.ndim != 2 or a.shape[0] < 2 or a.shape[1] < 1:
         raise ValueError(f"{name} must be a 2-D array (n, d) with n >= 2, got shape {a.shape}")
     if not np.isfinite(a).all():
         raise ValueError(f"{name} holds NaN or infinite values; drop those rows first")
-    return torch.from_numpy(np.ascontiguousarray(a))
+    return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
 
 
 def _init(d_in: int, d_out: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     bound = 1.0 / np.sqrt(d_in)
-    w = (torch.rand(d_in, d_out, generator=gen, dtype=torch.float64) * 2 - 1) * bound
-    return w.requires_grad_(), torch.zeros(d_out, dtype=torch.float64, requires_grad=True)
+    w = (torch.rand(d_in, d_out, generator=gen, dtype=torch.float32) * 2 - 1) * bound
+    return w.requires_grad_(), torch.zeros(d_out, dtype=torch.float32, requires_grad=True)
 
 
 def head_forward(params: list[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
@@ -42,7 +42,7 @@ def fit_head(x: torch.Tensor, d_out: int, loss: Callable[[torch.Tensor], torch.T
     """Minimise ``loss(head(x))`` over a head's weights with full-batch AdamW.
 
     The head is affine (``hidden = 0``) or has one ReLU hidden layer of ``hidden`` units; initial
-    weights are uniform in +-1/sqrt(fan_in), biases zero, drawn from ``seed`` (float64, CPU), so
+    weights are uniform in +-1/sqrt(fan_in), biases zero, drawn from ``seed`` (float32, CPU), so
     a fit is reproducible bit for bit. Returns the weights as numpy arrays and the loss per epoch.
     """
     check_int(hidden, "hidden", low=0)
