@@ -438,6 +438,8 @@ def fit_methods(params: Params, data: Embedded, *, progress: bool = True
 
 def apply_method(method: str, fitted, data: Embedded, *, bend_nearest: int) -> Views:
     """The :class:`Views` of ``data`` under ``method`` with its fitted state ``fitted``."""
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; known: {list(METHODS)}")
     sets = {name: images for name, (images, _) in data.bias_sets.items()}
     if method == "original":
         return Views(sets, _unit(data.prompts), _unit(data.zs_images), _unit(data.classes),
@@ -471,7 +473,7 @@ def apply_method(method: str, fitted, data: Embedded, *, bend_nearest: int) -> V
         return Views({n: img(x) for n, x in sets.items()}, _unit(txt(data.prompts)),
                      _unit(img(data.zs_images)), _unit(txt(data.classes)),
                      _unit(img(data.rc_images)), _unit(txt(data.rc_texts)))
-    raise ValueError(f"unknown method {method!r}; known: {list(METHODS)}")
+    raise AssertionError(f"METHODS lists {method!r} but apply_method has no branch for it")
 
 
 # --- evaluation ------------------------------------------------------------------------------
@@ -574,9 +576,8 @@ def run(params: Params, *, progress: bool = True) -> Result:
         torch.set_num_threads(1)  # tiny matrices: threads cost more than they give on a shared CPU
     try:
         for i, model_id in enumerate(params.model_ids):
-            with torch.no_grad():
-                data = (embed_synthetic(params, model_id) if params.source == "synthetic"
-                        else embed_real(params, model_id, checkpoints[i]))
+            data = (embed_synthetic(params, model_id) if params.source == "synthetic"
+                    else embed_real(params, model_id, checkpoints[i]))
             if i == 0:
                 sizes = {"n_train": len(data.train_groups), "n_prompts": len(data.prompts),
                          "n_zero_shot": len(data.zs_labels), "n_recall": len(data.rc_relevant),
