@@ -159,3 +159,17 @@ def test_per_prompt_chart_averages_templates_per_concept():
         ("joint", 0.1), ("original", 0.5)]
     with pytest.raises(ValueError, match="bend"):
         charts.per_prompt_skew_chart(per_prompt, methods=("original", "bend"))
+
+
+def test_method_table_lists_methods_in_order_with_intervals():
+    summary = _summary()
+    summary.loc[summary["set"] == "ood", "set"] = "in_domain"  # give both rows a headline set
+    result = study.Result(params=study.Params(), summary=summary.drop_duplicates(
+        ["method", "set", "metric"]), per_prompt=pd.DataFrame(), losses=pd.DataFrame())
+    table = study.method_table(result, model="m")
+    assert list(table.index) == list(study.METHODS)
+    assert table.loc["joint", "max_skew"] == "0.400 [0.350, 0.450]"
+    assert table.loc["original", "accuracy"] == "80.000 [78.000, 82.000]"
+    assert pd.isna(table.loc["bend", "max_skew"])
+    with pytest.raises(ValueError, match="no results for model"):
+        study.method_table(result, model="other")

@@ -64,7 +64,8 @@ from clipbias.zoo import load
 from clipbias.zoo.synthetic.zoos import ZooEntry
 
 __all__ = ["METHODS", "REFERENCE", "Embedded", "Params", "Result", "Views", "apply_method",
-           "evaluate", "fit_methods", "glue_values", "reference_table", "run"]
+           "embed_real", "embed_synthetic", "evaluate", "fit_methods", "glue_values",
+           "method_table", "reference_table", "run"]
 
 #: Methods, in table order: name -> what it is.
 METHODS: dict[str, str] = {
@@ -551,6 +552,26 @@ def evaluate(params: Params, data: Embedded, views: dict[str, Views], *, model_i
                                                 "max_skew"])
     per_prompt.insert(0, "model", model_id)
     return summary, per_prompt
+
+
+def method_table(result: Result, *, model: str | None = None, digits: int = 3) -> pd.DataFrame:
+    """One row per method (in :data:`METHODS` order) of ``model`` (default the headline model),
+    one column per metric (in-domain ``max_skew``, ``max_skew_drop``, ``ndkl``, ``able``;
+    ``accuracy`` and ``recall``), each cell ``"estimate [ci_low, ci_high]"``."""
+    model = model if model is not None else result.params.model_ids[0]
+    table = result.summary[(result.summary["model"] == model)
+                           & result.summary["set"].isin(["in_domain", "alignment"])]
+    if table.empty:
+        raise ValueError(f"no results for model {model!r}; models: "
+                         f"{sorted(result.summary['model'].unique())}")
+
+    def cell(row) -> str:
+        return (f"{row['estimate']:.{digits}f} [{row['ci_low']:.{digits}f}, "
+                f"{row['ci_high']:.{digits}f}]")
+    cells = table.assign(value=table.apply(cell, axis=1))
+    wide = cells.pivot_table(index="method", columns="metric", values="value", aggfunc="first")
+    columns = ["max_skew", "max_skew_drop", "ndkl", "accuracy", "recall", "able"]
+    return wide.reindex(index=list(METHODS), columns=columns).rename_axis(columns=None)
 
 
 def reference_table() -> pd.DataFrame:
