@@ -1,0 +1,476 @@
+"""Data balancing with M4 (Alabdulmohsin et al., ICLR 2024) on the synthetic world.
+
+Steps (each random step has its own seed from :meth:`Params.seed_for`):
+
+1. **Data-level bias.** A training world with a planted group-concept association, an
+   over-represented group 0, a group-context correlation (the proxy) and neutral scenes
+   (``"world"``). Its annotation table: ``s`` (n, 2) one-hot group of the figure (zeros in a
+   neutral scene), ``y`` (n, C) one-hot concept named by the caption, ``z`` (n, X) one-hot
+   context. :func:`clipbias.interventions.balance.m4` balances it at ``keep_rate``
+   (``"m4"``), with and without the contexts as proxies; the subset each model trains on is one
+   seeded Poisson draw with the keep probabilities (``"subset"``, ``"subset-proxies"``), and
+   ``realised_draws`` further draws (``"realised"``) give the sampling spread of the drawn
+   statistics. A sweep of keep rates gives the largest satisfiable one.
+2. **Training.** Tiny CLIPs (``model_seeds`` seeds each, seed ``"model/<r>"``) on the unbalanced
+   world; on the balanced subset from step ``round(switch * steps)`` on for every switch point
+   (0: balanced throughout); with proxies, balanced throughout. Checkpoints are cached.
+3. **Model bias and quality** on the shared evaluation set (``"evaluation"``):
+   representation bias on neutral scenes (share preferring group 0's prompt over group 1's;
+   0.5 is unbiased), association bias on object-free figures (mean over concept pairs (a
+   stereotyped for group 0, b for group 1) of P(prefer a | group 0) - P(prefer a | group 1)),
+   zero-shot concept accuracy and caption-to-image recall@k on figure scenes.
+4. **Tests.** Intervals: mean over seeds +/- t(0.975, seeds - 1) x SD / sqrt(seeds); a one-sided
+   Wilcoxon signed-rank test of the association gaps, unbalanced minus balanced-throughout,
+   paired over seeds x concept pairs.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy import stats
+
+from clipbias.data.synthetic import (
+    World,
+    WorldConfig,
+    concept_prompts,
+    evaluation_set,
+    generate_world,
+    group_prompts,
+    world_manifest,
+)
+from clipbias.embed import cached_embed_images, cached_embed_texts
+from clipbias.interventions.balance import M4Result, m4, realised_statistics
+from clipbias.interventions.balance.sampler import draw_subset
+from clipbias.interventions.train import TrainConfig, TrainingData, train_tiny_clip
+from clipbias.metrics import (
+    association_bias,
+    recall_at_k,
+    representation_bias,
+    zero_shot_accuracy,
+)
+from clipbias.progress import progress as progress_bar
+from clipbias.studies._contract import StudyParams
+from clipbias.zoo import load
+
+__all__ = ["BENCHMARK_FILE", "PUBLISHED", "Params", "Result", "glue_values", "m4_seconds_10m",
+           "run"]
+
+#: The benchmark figures (``benchmarks/m4_bench.py --big 10000000`` writes key ``m4.big``).
+BENCHMARK_FILE = Path(__file__).resolve().parents[3] / "benchmarks" / "results.json"
+
+#: The paper's headline figures (SigLIP-B/16 with quality filters, without -> with M4).
+PUBLISHED = pd.DataFrame([
+    {"measure": "COCO image-to-text recall@5", "without M4": 0.86, "with M4": 0.87},
+    {"measure": "ImageNet zero-shot accuracy", "without M4": 0.77, "with M4": 0.775},
+])
+
+_METRICS = ("rep_bias", "assoc_bias", "zero_shot", "recall")
+
+
+@dataclass(frozen=True)
+class Params(StudyParams):
+    """Parameters of the data-balancing chapter (flat, so papermill and profiles can set them)."""
+
+    world_size: int = 4000  # image-caption pairs of the training world
+    association: float = 0.6  # planted group-concept association of the training world
+    group_imbalance: float = 0.3  # over-representation of group 0 in the training world
+    context_correlation: float = 0.6  # planted group-context correlation (the proxy)
+    neutral_share: float = 0.2  # share of training scenes without a figure
+    eps_representation: float = 0.01  # M4 tolerance on first-order statistics
+    eps_association: float = 0.01  # M4 tolerance on second-order statistics
+    keep_rate: float = 0.5  # M4 keep rate of the balanced training data
+    keep_rates: tuple[float, ...] = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)  # keep-rate sweep
+    realised_draws: int = 20  # subsets drawn to measure the realised statistics' spread
+    arch: Literal["synthetic-vit-s", "synthetic-vit-m", "synthetic-rn-s",
+                  "synthetic-rn-m"] = "synthetic-vit-s"  # architecture of the trained models
+    train_steps: int = 150  # optimisation steps per model (batch 64)
+    model_seeds: int = 3  # models per training condition
+    switch_points: tuple[float, ...] = (0.0, 0.1, 0.9)  # fractions of training before balancing
+    with_proxies: bool = True  # also train on data balanced with the contexts as proxies
+    per_cell: int = 20  # evaluation scenes per cell (the shared default)
+    recall_k: int = 5  # list length of caption-to-image recall@k (the shared default)
+
+    def validate(self) -> None:
+        """Check the fields; messages say what to change."""
+        if not 0.0 < self.keep_rate <= 1.0:
+            raise ValueError(f"Params: keep_rate must be in (0, 1], got {self.keep_rate}")
+        if not self.keep_rates or any(not 0.0 < k <= 1.0 for k in self.keep_rates):
+            raise ValueError(f"Params: keep_rates must be values in (0, 1], got {self.keep_rates}")
+        if self.eps_representation < 0 or self.eps_association < 0:
+            raise ValueError("Params: tolerances must be >= 0")
+        if not self.switch_points or 0.0 not in self.switch_points or any(
+                not 0.0 <= s < 1.0 for s in self.switch_points):
+            raise ValueError("Params: switch_points must lie in [0, 1) and include 0.0 (balanced "
+                             f"throughout), got {self.switch_points}")
+        for name in ("world_size", "train_steps", "model_seeds", "realised_draws", "per_cell"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"Params: {name} must be >= 1, got {getattr(self, name)}")
+        self.world()
+        TrainConfig(steps=self.train_steps)
+
+    def world(self) -> WorldConfig:
+        """Knobs of the training world."""
+        return WorldConfig(size=self.world_size, association=self.association,
+                           group_imbalance=self.group_imbalance,
+                           context_correlation=self.context_correlation,
+                           neutral_share=self.neutral_share)
+
+    def conditions(self) -> list[tuple[str, float]]:
+        """``(data, switch)`` of every training condition: unbalanced, balanced at each switch
+        point, and balanced with proxies from the start."""
+        out = [("unbalanced", 0.0)] + [("balanced", float(s)) for s in sorted(self.switch_points)]
+        return out + ([("proxies", 0.0)] if self.with_proxies else [])
+
+
+@dataclass(frozen=True)
+class Result:
+    """What :func:`run` computed."""
+
+    params: Params
+    world: World  # the training world
+    balance: M4Result  # M4 without proxies at ``keep_rate``
+    balance_proxies: M4Result  # M4 with the contexts as proxies
+    data_bias: pd.DataFrame  # statistic, group, label, before, after, realised_mean, realised_sd
+    keep_sweep: pd.DataFrame  # keep_rate, feasible, violation, objective, status
+    subset_sizes: dict  # data -> rows of the drawn training subset
+    models: pd.DataFrame  # per model: data, switch, seed, model_id, metrics
+    pair_gaps: pd.DataFrame  # per model and concept pair: data, switch, replicate, a, b, gap
+    summary: pd.DataFrame  # per condition and metric: n, mean, ci_low, ci_high
+    wilcoxon: dict  # statistic, p, n, min_p
+    findings: pd.DataFrame  # finding, paper, measured, ci_low, ci_high, verdict
+    m4_seconds_10m: float  # benchmark: seconds of M4 on 10 million rows (nan if not measured)
+
+
+def annotation_table(world: World) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``s`` (n, G), ``y`` (n, C), ``z`` (n, X) 0/1 tables of the first figure of each scene:
+    group (zeros without a figure), the concept the caption names (zeros without one), context."""
+    cfg = world.config
+    g, c = world.groups[:, 0], world.caption_concepts[:, 0]
+    s = (g[:, None] == np.arange(cfg.n_groups)).astype(np.int8)
+    y = (c[:, None] == np.arange(cfg.n_concepts)).astype(np.int8)
+    z = (world.contexts[:, None] == np.arange(cfg.n_contexts)).astype(np.int8)
+    return s, y, z
+
+
+def _balance(params: Params, world: World, *, proxies: bool, keep_rate: float) -> M4Result:
+    s, y, z = annotation_table(world)
+    return m4(s, y, proxies=z if proxies else None, keep_rate=keep_rate,
+              eps_representation=params.eps_representation,
+              eps_association=params.eps_association, seed=params.seed_for("m4"))
+
+
+def _data_bias(params: Params, world: World, res: M4Result) -> pd.DataFrame:
+    """One row per statistic of group 0: before, after (expected) and realised draws."""
+    s, y, _ = annotation_table(world)
+    real = realised_statistics(s, y, res.q, draws=params.realised_draws,
+                               seed=params.seed_for("realised"))
+    cfg = world.config
+    rows = [{"statistic": "representation", "label": "(all)", "before": res.before.representation[0],
+             "after": res.after.representation[0],
+             "realised_mean": real.representation[:, 0].mean(),
+             "realised_sd": real.representation[:, 0].std(ddof=1) if params.realised_draws > 1
+             else np.nan}]
+    for r, concept in enumerate(cfg.concepts):
+        col = real.association[:, 0, r]
+        rows.append({"statistic": "association", "label": concept.name,
+                     "before": res.before.association[0, r], "after": res.after.association[0, r],
+                     "realised_mean": col.mean(),
+                     "realised_sd": col.std(ddof=1) if params.realised_draws > 1 else np.nan})
+    out = pd.DataFrame(rows)
+    out["group"] = cfg.groups[0].name
+    return out
+
+
+def _keep_sweep(params: Params, world: World, *, progress: bool) -> pd.DataFrame:
+    rows = []
+    for rate in progress_bar(sorted(params.keep_rates), desc="M4 keep rates", disable=not progress):
+        res = _balance(params, world, proxies=False, keep_rate=rate)
+        rows.append({"keep_rate": rate, "feasible": res.feasible,
+                     "violation": res.violation_after, "objective": res.objective,
+                     "status": res.status})
+    return pd.DataFrame(rows)
+
+
+def _train_job(arch: str, world: WorldConfig, world_seed: int, weights: np.ndarray | None,
+               switch: float, steps: int, seed: int) -> str:
+    """Train (or fetch) one model with one torch thread; return its model id."""
+    torch.set_num_threads(1)
+    base = TrainingData(world, world_seed=world_seed)
+    if weights is None:
+        run_ = train_tiny_clip(arch, base, train=TrainConfig(steps=steps), seed=seed)
+    elif switch == 0.0:
+        run_ = train_tiny_clip(arch, TrainingData(world, world_seed=world_seed, weights=weights),
+                               train=TrainConfig(steps=steps), seed=seed)
+    else:
+        run_ = train_tiny_clip(arch, base, train=TrainConfig(steps=steps), seed=seed,
+                               switch_to=TrainingData(world, world_seed=world_seed,
+                                                      weights=weights), switch_at=switch)
+    return run_.model_id
+
+
+def _train_all(jobs: list[tuple], *, progress: bool) -> list[str]:
+    """Model ids of ``jobs`` (arguments of :func:`_train_job`), in order; trained one process
+    per core (spawned, one torch thread each) unless one core or one job."""
+    workers = max(1, min(os.cpu_count() or 1, len(jobs)))
+    ids: list[str | None] = [None] * len(jobs)
+    bar = progress_bar(total=len(jobs), desc="balancing models", unit="model",
+                       disable=not progress)
+    with bar:
+        if workers == 1:
+            before = torch.get_num_threads()
+            try:
+                for i, job in enumerate(jobs):
+                    ids[i] = _train_job(*job)
+                    bar.update()
+            finally:
+                torch.set_num_threads(before)
+        else:
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+                futures = {pool.submit(_train_job, *job): i for i, job in enumerate(jobs)}
+                for future in as_completed(futures):
+                    ids[futures[future]] = future.result()
+                    bar.update()
+    return [str(i) for i in ids]
+
+
+def _embed(model, items) -> np.ndarray:
+    res = (cached_embed_images(model, items, progress=False) if not isinstance(items, list)
+           else cached_embed_texts(model, items, progress=False))
+    return np.asarray(res.embeddings, dtype=np.float64)
+
+
+def measure(model, config: WorldConfig, *, per_cell: int, seed: int, recall_k: int
+            ) -> tuple[dict, list[dict]]:
+    """Metrics of one loaded model on the evaluation set of worlds like ``config``: a dict of
+    ``rep_bias``, ``assoc_bias``, ``zero_shot``, ``recall`` and the per-pair association gaps."""
+    sets = {kind: evaluation_set(config, kind=kind, per_cell=per_cell, seed=seed)
+            for kind in ("figures", "neutral", "object_free")}
+    concepts = _embed(model, concept_prompts(config))
+    groups = _embed(model, group_prompts(config))
+    neutral = _embed(model, world_manifest(sets["neutral"]))
+    free_world = sets["object_free"]
+    free = _embed(model, world_manifest(free_world))
+    figures_world = sets["figures"]
+    figures = _embed(model, world_manifest(figures_world))
+    captions = _embed(model, figures_world.captions())
+    sim_free = free @ concepts.T
+    free_groups = free_world.groups[:, 0]
+    pairs = [{"a": config.concepts[a].name, "b": config.concepts[b].name,
+              "gap": association_bias(sim_free, free_groups, a=a, b=b, group_order=(0, 1)).gap}
+             for a in config.stereotyped_concepts(0) for b in config.stereotyped_concepts(1)]
+    metrics = {
+        "rep_bias": representation_bias(neutral @ groups.T, a=0, b=1),
+        "assoc_bias": float(np.mean([p["gap"] for p in pairs])),
+        "zero_shot": zero_shot_accuracy(figures @ concepts.T, figures_world.concepts[:, 0]),
+        "recall": float(recall_at_k(captions @ figures.T, np.arange(len(figures_world)),
+                                    k=recall_k).mean()),
+    }
+    return metrics, pairs
+
+
+def _interval(values: np.ndarray) -> tuple[float, float, float]:
+    """Mean and t interval (95%) over independent replicates (nan bounds with one)."""
+    v = np.asarray(values, dtype=np.float64)
+    mean = float(v.mean())
+    if len(v) < 2:
+        return mean, np.nan, np.nan
+    half = float(stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)))
+    return mean, mean - half, mean + half
+
+
+def _label(data: str, switch: float) -> str:
+    return data if data != "balanced" or switch == 0.0 else f"balanced from {switch:.0%}"
+
+
+def _summary(models: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for (label, data, switch), part in models.groupby(["condition", "data", "switch"],
+                                                      sort=False):
+        for metric in _METRICS:
+            mean, low, high = _interval(part[metric].to_numpy())
+            rows.append({"condition": label, "data": data, "switch": switch, "metric": metric,
+                         "n": len(part), "mean": mean, "ci_low": low, "ci_high": high})
+    return pd.DataFrame(rows)
+
+
+def _paired(models: pd.DataFrame, metric: str, first: str, second: str) -> tuple[float, ...]:
+    """Mean of ``first - second`` over seeds (paired by replicate) with its t interval."""
+    a = models[models["condition"] == first].set_index("replicate")[metric]
+    b = models[models["condition"] == second].set_index("replicate")[metric]
+    return _interval((a - b.loc[a.index]).to_numpy())
+
+
+def _verdict(low: float, high: float, sign: int) -> str:
+    if not np.isfinite(low):
+        return "too few seeds"
+    if (sign > 0 and low > 0) or (sign < 0 and high < 0):
+        return "agrees"
+    if (sign > 0 and high < 0) or (sign < 0 and low > 0):
+        return "disagrees"
+    return "not resolved"
+
+
+def _findings(params: Params, models: pd.DataFrame) -> pd.DataFrame:
+    """The paper's findings as paired differences between conditions, each with an interval."""
+    late = _label("balanced", max(params.switch_points))
+    specs = [
+        ("Balancing lowers association bias", "data balancing reduces AB",
+         "assoc_bias", "unbalanced", "balanced", +1),
+        ("Balancing lowers representation bias", "data balancing reduces RB",
+         "rep_bias", "unbalanced", "balanced", +1),
+        ("Balancing helps classification", "zero-shot accuracy tends to improve",
+         "zero_shot", "balanced", "unbalanced", +1),
+        ("Balancing can hurt retrieval", "recall@5 can drop",
+         "recall", "balanced", "unbalanced", -1),
+    ]
+    if late != "balanced":
+        specs += [
+            ("RB follows the most recent data", "balancing late removes most of RB",
+             "rep_bias", "unbalanced", late, +1),
+            ("AB decays slowly", "balancing late leaves AB above balancing throughout",
+             "assoc_bias", late, "balanced", +1),
+        ]
+    if params.with_proxies:
+        specs += [
+            ("Proxies lower RB", "RB with proxies below RB without",
+             "rep_bias", "balanced", "proxies", +1),
+            ("Proxies can raise AB", "AB with proxies above AB without",
+             "assoc_bias", "proxies", "balanced", +1),
+        ]
+    rows = []
+    for finding, claim, metric, first, second, sign in specs:
+        mean, low, high = _paired(models, metric, first, second)
+        rows.append({"finding": finding, "paper": claim, "difference": f"{first} - {second}",
+                     "metric": metric, "measured": mean, "ci_low": low, "ci_high": high,
+                     "verdict": _verdict(low, high, sign)})
+    return pd.DataFrame(rows)
+
+
+def m4_seconds_10m(path: Path = BENCHMARK_FILE) -> float:
+    """Wall seconds of M4 on 10 million rows from ``benchmarks/results.json`` (nan if absent)."""
+    if not path.exists():
+        return float("nan")
+    big = json.loads(path.read_text()).get("m4", {}).get("big", {})
+    return float(big["m4_s"]) if big.get("n") == 10_000_000 else float("nan")
+
+
+def run(params: Params, *, progress: bool = True) -> Result:
+    """Balance the training world, train the models of every condition, measure them."""
+    if not isinstance(params, Params):
+        raise ValueError(f"run expects data_balancing.Params, got {type(params).__name__}")
+    config = params.world()
+    world_seed = params.seed_for("world")
+    world = generate_world(config, seed=world_seed)
+    plain = _balance(params, world, proxies=False, keep_rate=params.keep_rate)
+    with_proxies = _balance(params, world, proxies=True, keep_rate=params.keep_rate)
+    for name, res in (("without proxies", plain), ("with proxies", with_proxies)):
+        if not res.feasible:
+            raise ValueError(f"M4 {name} is infeasible at keep_rate={params.keep_rate} "
+                             f"(violation {res.violation_after:.4f}); lower keep_rate or raise "
+                             "the tolerances")
+    weights = {"balanced": draw_subset(plain.q, seed=params.seed_for("subset")),
+               "proxies": draw_subset(with_proxies.q, seed=params.seed_for("subset-proxies"))}
+    masks = {}
+    for name, idx in weights.items():
+        mask = np.zeros(len(world))
+        mask[idx] = 1.0
+        masks[name] = mask
+    jobs, rows = [], []
+    for data, switch in params.conditions():
+        for r in range(params.model_seeds):
+            seed = params.seed_for(f"model/{r}")
+            jobs.append((params.arch, config, world_seed, masks.get(data), switch,
+                         params.train_steps, seed))
+            rows.append({"condition": _label(data, switch), "data": data, "switch": switch,
+                         "replicate": r, "seed": seed})
+    ids = _train_all(jobs, progress=progress)
+    eval_seed = params.seed_for("evaluation")
+    pair_rows = []
+    for row, model_id in progress_bar(list(zip(rows, ids, strict=True)), desc="measure models",
+                                      disable=not progress):
+        model = load(model_id)
+        metrics, pairs = measure(model, config, per_cell=params.per_cell, seed=eval_seed,
+                                 recall_k=params.recall_k)
+        row.update(model_id=model_id, **metrics)
+        pair_rows += [{**{k: row[k] for k in ("condition", "replicate")}, **p} for p in pairs]
+    models = pd.DataFrame(rows)
+    pair_gaps = pd.DataFrame(pair_rows)
+    un = pair_gaps[pair_gaps["condition"] == "unbalanced"]["gap"].to_numpy()
+    ba = pair_gaps[pair_gaps["condition"] == "balanced"]["gap"].to_numpy()
+    diff = un - ba
+    test = stats.wilcoxon(diff, alternative="greater") if np.any(diff != 0) else None
+    n = int(np.count_nonzero(diff))
+    return Result(
+        params=params, world=world, balance=plain, balance_proxies=with_proxies,
+        data_bias=_data_bias(params, world, plain),
+        keep_sweep=_keep_sweep(params, world, progress=progress),
+        subset_sizes={k: len(v) for k, v in weights.items()},
+        models=models, pair_gaps=pair_gaps, summary=_summary(models),
+        wilcoxon={"statistic": float(test.statistic) if test else np.nan,
+                  "p": float(test.pvalue) if test else 1.0, "n": n,
+                  "min_p": float(0.5 ** n) if n else 1.0},
+        findings=_findings(params, models), m4_seconds_10m=m4_seconds_10m())
+
+
+def glue_values(result: Result) -> dict[str, float | int]:
+    """Every number the chapter's prose cites, by glue key.
+
+    - ``violation_before_max``, ``violation_after_max``: largest excess of a statistic over its
+      tolerance in the training table and under M4's keep probabilities (0 = within tolerance);
+    - ``violation_proxies_after``: the same with the contexts as proxies;
+    - ``m4_within_tolerance``: 1 when every expected statistic of both M4 runs is within
+      tolerance, else 0; ``realised_sd_max``: largest SD of a statistic over drawn subsets;
+    - ``keep_rate``, ``max_feasible_keep_rate`` (largest feasible rate of the sweep, nan if
+      none), ``subset_size``, ``world_size``;
+    - ``<metric>_<condition>`` with metric in ``assoc_bias``, ``rep_bias``, ``zero_shot``,
+      ``recall5`` and condition ``unbalanced``, ``balanced`` (throughout), ``proxies``, ``late``
+      (the latest switch point): means over seeds; ``assoc_bias_balanced_low``/``_high`` and
+      ``assoc_bias_unbalanced_low``/``_high`` their intervals;
+    - ``wilcoxon_p_assoc``, ``wilcoxon_n``, ``wilcoxon_min_p``: the one-sided signed-rank test
+      of the pair gaps (unbalanced > balanced), its number of non-zero pairs and the smallest p
+      it allows;
+    - ``model_seeds``, ``n_models``, ``train_steps``, ``late_switch``;
+    - ``m4_seconds_10m``: benchmark seconds of M4 on 10 million rows (nan if not measured).
+    """
+    res, p = result, result.params
+    summ = res.summary.set_index(["condition", "metric"])
+    late = _label("balanced", max(p.switch_points))
+    names = {"unbalanced": "unbalanced", "balanced": "balanced", "proxies": "proxies",
+             "late": late}
+    out: dict[str, float | int] = {
+        "violation_before_max": res.balance.violation_before,
+        "violation_after_max": res.balance.violation_after,
+        "violation_proxies_after": res.balance_proxies.violation_after,
+        "m4_within_tolerance": int(res.balance.feasible and res.balance_proxies.feasible
+                                   and res.balance.violation_after == 0.0
+                                   and res.balance_proxies.violation_after == 0.0),
+        "realised_sd_max": float(res.data_bias["realised_sd"].max()),
+        "keep_rate": p.keep_rate, "world_size": p.world_size,
+        "subset_size": res.subset_sizes["balanced"],
+        "wilcoxon_p_assoc": res.wilcoxon["p"], "wilcoxon_n": res.wilcoxon["n"],
+        "wilcoxon_min_p": res.wilcoxon["min_p"],
+        "model_seeds": p.model_seeds, "n_models": len(res.models), "train_steps": p.train_steps,
+        "late_switch": float(max(p.switch_points)), "m4_seconds_10m": res.m4_seconds_10m,
+    }
+    feasible = res.keep_sweep[res.keep_sweep["feasible"]]["keep_rate"]
+    out["max_feasible_keep_rate"] = float(feasible.max()) if len(feasible) else float("nan")
+    for metric, key in (("assoc_bias", "assoc_bias"), ("rep_bias", "rep_bias"),
+                        ("zero_shot", "zero_shot"), ("recall", "recall5")):
+        for short, cond in names.items():
+            if (cond, metric) in summ.index:
+                out[f"{key}_{short}"] = float(summ.loc[(cond, metric), "mean"])
+    for cond in ("unbalanced", "balanced"):
+        out[f"assoc_bias_{cond}_low"] = float(summ.loc[(cond, "assoc_bias"), "ci_low"])
+        out[f"assoc_bias_{cond}_high"] = float(summ.loc[(cond, "assoc_bias"), "ci_high"])
+    return out

@@ -1,0 +1,119 @@
+"""Tests of the data-balancing study: the ci chapter's glued planted truth, the annotation table,
+the benchmark reader, bad parameters and the chart builders."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from clipbias.data.synthetic import WorldConfig, generate_world
+from clipbias.studies import data_balancing
+from clipbias.viz import balancing as charts
+
+
+@pytest.fixture(scope="module")
+def glued(ci_glued):
+    return ci_glued("data_balancing")
+
+
+def test_ci_m4_meets_every_tolerance(glued):
+    """The planted imbalance shows in the training table and M4 removes it (both runs)."""
+    assert glued["violation_before_max"] > 0.05
+    assert glued["violation_after_max"] == 0.0
+    assert glued["violation_proxies_after"] == 0.0
+    assert glued["m4_within_tolerance"] == 1
+    assert 0.0 < glued["max_feasible_keep_rate"] < 1.0
+    assert glued["keep_rate"] <= glued["max_feasible_keep_rate"]
+
+
+def test_ci_balanced_training_lowers_association_bias(glued):
+    """The planted association: positive unbalanced, lower with balanced training, beyond the
+    noise of the paired signed-rank test."""
+    assert glued["assoc_bias_unbalanced"] > 0.0
+    assert glued["assoc_bias_balanced"] < glued["assoc_bias_unbalanced"]
+    assert glued["wilcoxon_p_assoc"] < 0.05
+    assert glued["wilcoxon_min_p"] == pytest.approx(0.5 ** glued["wilcoxon_n"])
+
+
+def test_ci_benchmark_seconds_read_from_results(glued):
+    expected = data_balancing.m4_seconds_10m()
+    if math.isnan(expected):
+        assert math.isnan(glued["m4_seconds_10m"])
+    else:
+        assert glued["m4_seconds_10m"] == pytest.approx(expected)
+
+
+def test_annotation_table_matches_loop():
+    world = generate_world(WorldConfig(size=60, neutral_share=0.3), seed=4)
+    s, y, z = data_balancing.annotation_table(world)
+    for i in range(len(world)):
+        g, c = world.groups[i, 0], world.caption_concepts[i, 0]
+        assert s[i].tolist() == [int(g == k) for k in range(2)]
+        assert y[i].tolist() == [int(c == k) for k in range(world.config.n_concepts)]
+        assert z[i].tolist() == [int(world.contexts[i] == k) for k in range(4)]
+    assert (s.sum(axis=1) == 0).sum() == (world.groups[:, 0] < 0).sum() > 0
+
+
+def test_m4_seconds_reader(tmp_path):
+    path = tmp_path / "results.json"
+    assert math.isnan(data_balancing.m4_seconds_10m(path))
+    path.write_text(json.dumps({"m4": {"big": {"n": 10_000_000, "m4_s": 41.5}}}))
+    assert data_balancing.m4_seconds_10m(path) == 41.5
+    path.write_text(json.dumps({"m4": {"big": {"n": 1_000_000, "m4_s": 4.0}}}))
+    assert math.isnan(data_balancing.m4_seconds_10m(path))
+
+
+@pytest.mark.parametrize("bad", [
+    {"keep_rate": 0.0}, {"keep_rate": 1.5}, {"keep_rates": (0.5, 1.2)},
+    {"eps_association": -0.1}, {"switch_points": (0.1, 0.9)}, {"switch_points": (0.0, 1.0)},
+    {"model_seeds": 0}, {"association": 2.0},
+])
+def test_bad_params(bad):
+    with pytest.raises(ValueError):
+        data_balancing.Params(**bad)
+
+
+def test_infeasible_keep_rate_stops_with_message():
+    params = data_balancing.Params(world_size=400, keep_rate=1.0)
+    with pytest.raises(ValueError, match="infeasible at keep_rate"):
+        data_balancing.run(params, progress=False)
+
+
+def test_findings_verdicts():
+    models = pd.DataFrame({
+        "condition": ["unbalanced"] * 3 + ["balanced"] * 3, "replicate": [0, 1, 2] * 2,
+        "assoc_bias": [0.5, 0.6, 0.55, 0.1, 0.12, 0.08], "rep_bias": [0.6] * 3 + [0.6] * 3,
+        "zero_shot": [0.5, 0.6, 0.7, 0.6, 0.5, 0.7], "recall": [0.3] * 6})
+    params = data_balancing.Params(switch_points=(0.0,), with_proxies=False)
+    table = data_balancing._findings(params, models).set_index("metric")
+    assert table.loc["assoc_bias", "verdict"] == "agrees"
+    assert table.loc["assoc_bias", "measured"] == pytest.approx(0.45)
+    assert np.isnan(table.loc["rep_bias", "ci_low"]) or table.loc["rep_bias", "verdict"] != \
+        "agrees"
+
+
+def test_chart_specs():
+    data_bias = pd.DataFrame({"label": ["(all)", "chef"], "before": [0.1, 0.05],
+                              "after": [0.0, 0.01], "realised_mean": [0.002, 0.009]})
+    spec = charts.data_bias_chart(data_bias, eps=0.01).to_dict()
+    assert spec["width"] == "container" and len(spec["layer"]) == 2
+    sweep = pd.DataFrame({"keep_rate": [0.3, 0.9], "violation": [0.0, 0.05],
+                          "feasible": [True, False]})
+    spec = charts.keep_rate_chart(sweep).to_dict()
+    assert spec["layer"][1]["encoding"]["x"]["field"] == "keep_rate"
+    summary = pd.DataFrame({"condition": ["unbalanced", "balanced"] * 2,
+                            "metric": ["rep_bias"] * 2 + ["assoc_bias"] * 2,
+                            "mean": [0.6, 0.5, 0.3, 0.0], "ci_low": [0.5, 0.4, 0.2, -0.1],
+                            "ci_high": [0.7, 0.6, 0.4, 0.1]})
+    spec = charts.switch_chart(summary).to_dict()
+    assert "facet" in spec
+    with pytest.raises(ValueError, match="no rows"):
+        charts.switch_chart(summary, metrics=("zero_shot",))
+    models = pd.DataFrame({"condition": ["unbalanced", "balanced"], "replicate": [0, 0],
+                           "zero_shot": [0.5, 0.6], "assoc_bias": [0.3, 0.0]})
+    spec = charts.quality_bias_chart(models).to_dict()
+    assert spec["encoding"]["y"]["field"] == "assoc_bias"
