@@ -396,7 +396,7 @@ def embed_real(params: Params, model_id: str, checkpoint: str) -> Embedded:
                                                                 -1),
         rc_images=_images(model, _subset(coco, images)),
         rc_texts=_texts(model, coco.table["caption"].astype(str).tolist()),
-        rc_relevant=coco.table["image_id"].map(position).to_numpy(),
+        rc_relevant=coco.table["image_id"].map(position).to_numpy().copy(),
     )
 
 
@@ -603,6 +603,8 @@ def run(params: Params, *, progress: bool = True) -> Result:
                 sizes = {"n_train": len(data.train_groups), "n_prompts": len(data.prompts),
                          "n_zero_shot": len(data.zs_labels), "n_recall": len(data.rc_relevant),
                          **{f"n_{name}": len(g) for name, (_, g) in data.bias_sets.items()}}
+                ood = [len(g) for name, (_, g) in data.bias_sets.items() if name != "in_domain"]
+                sizes["n_ood"] = ood[0] if ood else 0
             fitted, curve = fit_methods(params, data, progress=progress)
             views = {m: apply_method(m, fitted[m], data, bend_nearest=params.bend_nearest)
                      for m in METHODS}
@@ -632,8 +634,8 @@ def glue_values(result: Result) -> dict[str, float | int]:
     ``able_check_max_abs_diff``: the largest absolute difference, in points, between the
     published ABLE column and ABLE recomputed from the published MaxSkew and accuracy;
     ``k``, ``recall_k``, ``n_bootstrap``, ``n_models``, and the item counts ``n_train``,
-    ``n_prompts``, ``n_zero_shot``, ``n_recall``, ``n_in_domain`` and one per out-of-domain set
-    (synthetic: ``n_ood``; real: ``n_utkface``, ``n_facet``).
+    ``n_prompts``, ``n_zero_shot``, ``n_recall``, ``n_in_domain``, ``n_ood`` (the first
+    out-of-domain set) and one per out-of-domain set by name (real: ``n_utkface``, ``n_facet``).
     """
     p = result.params
     table = result.summary[result.summary["model"] == p.model_ids[0]]
