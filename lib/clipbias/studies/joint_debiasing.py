@@ -103,7 +103,7 @@ class Params(StudyParams):
     model_ids: tuple[str, ...] = ("synthetic-vit-s/skew-s_s0",)  # models; the first is headlined
     checkpoints: tuple[str, ...] = ()  # real: local checkpoint per model id ("" = download)
     attribute: str = "group"  # protected attribute: "group" (synthetic) or gender/race/age (real)
-    train_size: int = 2000  # training pairs of the debiasers (real: FairFace train sample, 0 = all)
+    train_size: int = 2000  # training pairs of the debiasers (real: a FairFace train sample, 0 keeps all)
     per_cell: int = EVAL_DEFAULTS.per_cell  # synthetic evaluation scenes per cell
     k: int = EVAL_DEFAULTS.k  # list length of MaxSkew@k and NDKL@k (paper: 1000 on FairFace)
     recall_k: int = EVAL_DEFAULTS.recall_k  # list length of caption-to-image recall@k
