@@ -40,11 +40,12 @@ def test_ci_balanced_training_lowers_association_bias(glued):
 
 
 def test_ci_benchmark_seconds_read_from_results(glued):
-    expected = data_balancing.m4_seconds_10m()
-    if math.isnan(expected):
+    seconds, finished = data_balancing.m4_seconds_10m()
+    assert glued["m4_10m_finished"] == int(finished)
+    if math.isnan(seconds):
         assert math.isnan(glued["m4_seconds_10m"])
     else:
-        assert glued["m4_seconds_10m"] == pytest.approx(expected)
+        assert glued["m4_seconds_10m"] == pytest.approx(seconds)
 
 
 def test_annotation_table_matches_loop():
@@ -60,11 +61,14 @@ def test_annotation_table_matches_loop():
 
 def test_m4_seconds_reader(tmp_path):
     path = tmp_path / "results.json"
-    assert math.isnan(data_balancing.m4_seconds_10m(path))
+    assert math.isnan(data_balancing.m4_seconds_10m(path)[0])
     path.write_text(json.dumps({"m4": {"big": {"n": 10_000_000, "m4_s": 41.5}}}))
-    assert data_balancing.m4_seconds_10m(path) == 41.5
+    assert data_balancing.m4_seconds_10m(path) == (41.5, True)
+    path.write_text(json.dumps({"m4": {"big": {"n": 10_000_000, "finished": False,
+                                               "stopped_after_wall_s": 1500}}}))
+    assert data_balancing.m4_seconds_10m(path) == (1500.0, False)
     path.write_text(json.dumps({"m4": {"big": {"n": 1_000_000, "m4_s": 4.0}}}))
-    assert math.isnan(data_balancing.m4_seconds_10m(path))
+    assert math.isnan(data_balancing.m4_seconds_10m(path)[0])
 
 
 @pytest.mark.parametrize("bad", [

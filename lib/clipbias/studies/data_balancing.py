@@ -86,9 +86,9 @@ class Params(StudyParams):
     group_imbalance: float = 0.3  # over-representation of group 0 in the training world
     context_correlation: float = 0.6  # planted group-context correlation (the proxy)
     neutral_share: float = 0.2  # share of training scenes without a figure
-    eps_representation: float = 0.01  # M4 tolerance on first-order statistics
-    eps_association: float = 0.01  # M4 tolerance on second-order statistics
-    keep_rate: float = 0.5  # M4 keep rate of the balanced training data
+    eps_representation: float = 0.002  # M4 tolerance on first-order statistics
+    eps_association: float = 0.002  # M4 tolerance on second-order statistics
+    keep_rate: float = 0.4  # M4 keep rate of the balanced training data
     keep_rates: tuple[float, ...] = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)  # keep-rate sweep
     realised_draws: int = 20  # subsets drawn to measure the realised statistics' spread
     arch: Literal["synthetic-vit-s", "synthetic-vit-m", "synthetic-rn-s",
@@ -148,7 +148,7 @@ class Result:
     summary: pd.DataFrame  # per condition and metric: n, mean, ci_low, ci_high
     wilcoxon: dict  # statistic, p, n, min_p
     findings: pd.DataFrame  # finding, paper, measured, ci_low, ci_high, verdict
-    m4_seconds_10m: float  # benchmark: seconds of M4 on 10 million rows (nan if not measured)
+    m4_seconds_10m: tuple[float, bool]  # benchmark: seconds of M4 on 10 million rows, finished
 
 
 def annotation_table(world: World) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -357,12 +357,18 @@ def _findings(params: Params, models: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def m4_seconds_10m(path: Path = BENCHMARK_FILE) -> float:
-    """Wall seconds of M4 on 10 million rows from ``benchmarks/results.json`` (nan if absent)."""
+def m4_seconds_10m(path: Path = BENCHMARK_FILE) -> tuple[float, bool]:
+    """Wall seconds of M4 on 10 million rows from ``benchmarks/results.json`` and whether the
+    run finished: ``(m4_s, True)``; for a run stopped unfinished ``(stopped_after_wall_s,
+    False)``, a lower bound; ``(nan, False)`` when not measured."""
     if not path.exists():
-        return float("nan")
+        return float("nan"), False
     big = json.loads(path.read_text()).get("m4", {}).get("big", {})
-    return float(big["m4_s"]) if big.get("n") == 10_000_000 else float("nan")
+    if big.get("n") != 10_000_000:
+        return float("nan"), False
+    if "m4_s" in big and big.get("finished", True):
+        return float(big["m4_s"]), True
+    return float(big.get("stopped_after_wall_s", float("nan"))), False
 
 
 def run(params: Params, *, progress: bool = True) -> Result:
@@ -433,15 +439,20 @@ def glue_values(result: Result) -> dict[str, float | int]:
       tolerance, else 0; ``realised_sd_max``: largest SD of a statistic over drawn subsets;
     - ``keep_rate``, ``max_feasible_keep_rate`` (largest feasible rate of the sweep, nan if
       none), ``subset_size``, ``world_size``;
-    - ``<metric>_<condition>`` with metric in ``assoc_bias``, ``rep_bias``, ``zero_shot``,
-      ``recall5`` and condition ``unbalanced``, ``balanced`` (throughout), ``proxies``, ``late``
-      (the latest switch point): means over seeds; ``assoc_bias_balanced_low``/``_high`` and
-      ``assoc_bias_unbalanced_low``/``_high`` their intervals;
+    - means over seeds per training condition: ``assoc_bias_unbalanced``,
+      ``assoc_bias_balanced`` (balanced throughout), ``assoc_bias_proxies``, ``assoc_bias_late``
+      (balanced from the latest switch point), and the same for ``rep_bias_*``
+      (``rep_bias_unbalanced``, ``rep_bias_balanced``), ``zero_shot_*``
+      (``zero_shot_unbalanced``, ``zero_shot_balanced``) and ``recall5_*``
+      (``recall5_unbalanced``, ``recall5_balanced``); ``assoc_bias_unbalanced_low``,
+      ``assoc_bias_unbalanced_high``, ``assoc_bias_balanced_low``, ``assoc_bias_balanced_high``
+      their 95% t intervals over seeds;
     - ``wilcoxon_p_assoc``, ``wilcoxon_n``, ``wilcoxon_min_p``: the one-sided signed-rank test
       of the pair gaps (unbalanced > balanced), its number of non-zero pairs and the smallest p
       it allows;
     - ``model_seeds``, ``n_models``, ``train_steps``, ``late_switch``;
-    - ``m4_seconds_10m``: benchmark seconds of M4 on 10 million rows (nan if not measured).
+    - ``m4_seconds_10m``: benchmark wall seconds of M4 on 10 million rows (a lower bound when
+      the run did not finish; nan if not measured); ``m4_10m_finished``: 1 if it finished.
     """
     res, p = result, result.params
     summ = res.summary.set_index(["condition", "metric"])
@@ -461,7 +472,8 @@ def glue_values(result: Result) -> dict[str, float | int]:
         "wilcoxon_p_assoc": res.wilcoxon["p"], "wilcoxon_n": res.wilcoxon["n"],
         "wilcoxon_min_p": res.wilcoxon["min_p"],
         "model_seeds": p.model_seeds, "n_models": len(res.models), "train_steps": p.train_steps,
-        "late_switch": float(max(p.switch_points)), "m4_seconds_10m": res.m4_seconds_10m,
+        "late_switch": float(max(p.switch_points)),
+        "m4_seconds_10m": res.m4_seconds_10m[0], "m4_10m_finished": int(res.m4_seconds_10m[1]),
     }
     feasible = res.keep_sweep[res.keep_sweep["feasible"]]["keep_rate"]
     out["max_feasible_keep_rate"] = float(feasible.max()) if len(feasible) else float("nan")
