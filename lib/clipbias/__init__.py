@@ -59,6 +59,12 @@ _EXPORTS: dict[str, str] = {
     "TrainingData": "clipbias.interventions.train.loop",
     "train_tiny_clip": "clipbias.interventions.train.loop",
     "train_synthetic_zoo": "clipbias.interventions.train.zoo",
+    "m4": "clipbias.interventions.balance.solver",
+    "M4Result": "clipbias.interventions.balance.solver",
+    "draw_subset": "clipbias.interventions.balance.sampler",
+    # metrics: bias of a whole set and of its subsets
+    "global_bias": "clipbias.metrics.subsets",
+    "subset_bias": "clipbias.metrics.subsets",
 }
 _SUBPACKAGES = ("data", "zoo", "embed", "metrics", "interventions", "viz", "studies")
 #: The study modules (``clipbias.studies.<name>``), exported by name.

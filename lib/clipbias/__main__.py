@@ -5,6 +5,7 @@ Commands (each lives beside the code it drives and exposes ``main(argv) -> int``
 - ``book``   execute the study notebooks with a parameter profile and build the Jupyter Book
 - ``cache``  inspect the embedding store: ``ls``, ``verify``, ``prune``
 - ``data``   obtain datasets: ``fetch NAME``, ``list``
+- ``publish`` push the built book to the ``gh-pages`` branch (ghp-import)
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ COMMANDS = {
     "book": "clipbias.publish",
     "cache": "clipbias.embed.cli",
     "data": "clipbias.data.fetch",
+    "publish": "clipbias.publish.pages",
 }
 
 
