@@ -150,12 +150,18 @@ def test_every_toc_notebook_has_valid_parameters_in_every_profile(profile: str) 
 # --- time budgets ------------------------------------------------------------------------
 
 
+ZOO_TRAINING_CHAPTER = "synthetic_world"  # trains the synthetic zoo that later chapters reuse
+
+
 def test_every_toc_notebook_has_a_ci_and_an_embedded_budget() -> None:
     budgets = publish.load_budgets(ROOT / publish.BUDGETS_FILE)
     for notebook in publish.toc_notebooks(ROOT):
         for profile in ("ci", "embedded"):
             assert budgets.chapter_s(notebook.stem, profile) is not None, (notebook.stem, profile)
-        assert budgets.chapter_s(notebook.stem, "ci") <= 90  # the design: a ci chapter <= 90 s
+        # The design: a ci chapter <= 90 s, beyond the shared ci zoo's training (<= 150 s, issue
+        # 10), which the synthetic-world chapter pays once for every chapter after it.
+        limit = 90 + (150 if notebook.stem == ZOO_TRAINING_CHAPTER else 0)
+        assert budgets.chapter_s(notebook.stem, "ci") <= limit, notebook.stem
     assert budgets.build_s("ci") is not None and budgets.build_s("embedded") is not None
 
 
