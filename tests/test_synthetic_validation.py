@@ -234,3 +234,29 @@ def test_chart_builders_draw_the_result(result):
         charts.slope_chart(result.slopes, metric="nope")
     with pytest.raises(ValueError, match="lacks column"):
         charts.null_distribution_chart(result.models.drop(columns="seed"), result.null)
+
+
+def test_zoo_accuracy_chart_is_a_dot_plot_in_the_prose_order():
+    catalog = pd.DataFrame({
+        "model_id": ["synthetic-rn-s/skew-s_s0", "synthetic-vit-s/web-l_s0",
+                     "synthetic-rn-s/fair-s_s0", "synthetic-rn-s/fair-s_s1"],
+        "downstream_score": [0.95, 0.97, 0.99, 0.96],
+        "dataset_family": ["skew", "web", "fair", "fair"]})
+    spec = charts.zoo_accuracy_chart(catalog).to_dict()
+    points = next(layer for layer in spec["layer"] if layer["mark"]["type"] == "point")
+    assert points["encoding"]["color"]["scale"]["domain"] == ["fair", "web", "skew"]
+    assert points["encoding"]["x"]["scale"]["zero"] is False
+    shown = set(next(iter(spec["datasets"].values()))[i]["model"] for i in range(4))
+    assert shown == {"synthetic-rn-s/skew-s", "synthetic-vit-s/web-l",
+                     "synthetic-rn-s/fair-s (seed 0)", "synthetic-rn-s/fair-s (seed 1)"}
+
+
+def test_metric_response_band_is_one_sd_over_the_models_of_a_level(result):
+    spec = charts.metric_response_chart(result.levels, metrics={"max_skew": "MaxSkew@k"}).to_dict()
+    rows = pd.DataFrame(next(iter(spec["datasets"].values())))
+    expected = result.levels[result.levels["metric"] == "max_skew"]
+    merged = rows.merge(expected, on=["level", "order", "category"], suffixes=("", "_ref"))
+    assert len(merged) == len(expected)
+    assert np.allclose(merged["high"] - merged["low"], 2 * merged["sd_ref"].fillna(0.0))
+    with pytest.raises(ValueError, match="lacks column"):
+        charts.metric_response_chart(result.levels.drop(columns="n"), metrics={"max_skew": "x"})

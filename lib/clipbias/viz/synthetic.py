@@ -11,11 +11,20 @@ import altair as alt
 import pandas as pd
 
 from clipbias.viz._tables import require_columns
+from clipbias.viz.charts import dot_chart, model_labels
 
-__all__ = ["metric_response_chart", "null_distribution_chart", "order_response_chart",
-           "slope_chart", "zoo_accuracy_chart"]
+__all__ = ["FAMILY_ORDER", "metric_response_chart", "null_distribution_chart",
+           "order_response_chart", "slope_chart", "zoo_accuracy_chart"]
 
 _KEYS = ["metric", "category", "order"]
+#: Dataset families in the order of their planted association (the order the prose uses).
+FAMILY_ORDER = ("fair", "web", "skew")
+#: Axis titles of the metrics (a metric not listed is shown by its name).
+_METRIC_TITLES = {"eat_d": "EAT effect size d"}
+
+
+def _metric_title(metric: str) -> str:
+    return _METRIC_TITLES.get(metric, metric)
 
 
 def _pick(table: pd.DataFrame, metric: str, category: str | None, what: str) -> pd.DataFrame:
@@ -44,7 +53,7 @@ def null_distribution_chart(models: pd.DataFrame, null: pd.DataFrame, *, metric:
     summary = _pick(null, metric, category, "null")
     y = alt.Y("order:N", title=None, sort=sorted(summary["order"].unique()))
     ticks = alt.Chart(seeds).mark_tick(opacity=0.7, thickness=2).encode(
-        x=alt.X("value:Q", title=f"{metric} at planted level 0"), y=y,
+        x=alt.X("value:Q", title=f"{_metric_title(metric)}, nothing planted"), y=y,
         tooltip=[alt.Tooltip("order:N"), alt.Tooltip("value:Q", format=".3f"),
                  alt.Tooltip("seed:N")])
     base = alt.Chart(summary).encode(y=y)
@@ -66,7 +75,7 @@ def slope_chart(slopes: pd.DataFrame, *, metric: str = "eat_d", category: str = 
     y = alt.Y("order:N", title=None, sort=sorted(rows["order"].unique()))
     base = alt.Chart(rows).encode(y=y)
     bars = base.mark_rule(strokeWidth=2).encode(
-        x=alt.X("ci_low:Q", title=f"slope of {metric} on the planted level"), x2="ci_high:Q")
+        x=alt.X("ci_low:Q", title=f"slope of {_metric_title(metric)} on s"), x2="ci_high:Q")
     points = base.mark_point(filled=True, size=60).encode(
         x="slope:Q", tooltip=[alt.Tooltip("order:N"), alt.Tooltip("slope:Q", format=".3f"),
                               alt.Tooltip("ci_low:Q", format=".3f"),
@@ -88,7 +97,7 @@ def order_response_chart(models: pd.DataFrame, *, metric: str = "eat_d",
         x=alt.X("level:Q", title="planted association s"),
         color=alt.Color("order:N", title="modality order"))
     points = base.mark_circle(size=25, opacity=0.45).encode(
-        y=alt.Y("value:Q", title=metric),
+        y=alt.Y("value:Q", title=_metric_title(metric)),
         tooltip=[alt.Tooltip("order:N"), alt.Tooltip("level:Q"), alt.Tooltip("seed:N"),
                  alt.Tooltip("value:Q", format=".3f")])
     lines = base.mark_line().encode(y="mean(value):Q")
@@ -97,12 +106,15 @@ def order_response_chart(models: pd.DataFrame, *, metric: str = "eat_d",
 
 def metric_response_chart(levels: pd.DataFrame, *, metrics: dict[str, str],
                           title: str = "") -> alt.FacetChart:
-    """Per-level mean -/+ one SD over seeds of several metrics, one small panel each.
+    """Per-level mean (line) and mean -/+ one standard deviation over the models of that level
+    (band: ``sd`` with ddof 1, the spread between training seeds, not a standard error of the
+    mean) of several metrics, one small panel each. A level with one model has no band.
 
-    ``levels``: columns ``metric, category, order, level, mean, sd`` (one row per metric and
-    level for the metrics named); ``metrics``: metric name -> panel title.
+    ``levels``: columns ``metric, category, order, level, mean, sd, n`` (one row per metric and
+    level for the metrics named, ``n`` the models at that level, as
+    ``synthetic_validation.Result.levels``); ``metrics``: metric name -> panel title.
     """
-    require_columns(levels, [*_KEYS, "level", "mean", "sd"], what="levels")
+    require_columns(levels, [*_KEYS, "level", "mean", "sd", "n"], what="levels")
     rows = levels[levels["metric"].isin(list(metrics))]
     if rows.empty:
         raise ValueError(f"levels has none of the metrics {list(metrics)}")
@@ -113,20 +125,29 @@ def metric_response_chart(levels: pd.DataFrame, *, metrics: dict[str, str],
     line = base.mark_line(point=True).encode(
         y="mean:Q", tooltip=[alt.Tooltip("panel:N"), alt.Tooltip("level:Q"),
                              alt.Tooltip("mean:Q", format=".3f"),
-                             alt.Tooltip("sd:Q", format=".3f")])
+                             alt.Tooltip("sd:Q", format=".3f", title="SD over seeds"),
+                             alt.Tooltip("n:Q", title="models")])
     return alt.layer(band, line, data=rows).properties(width=140, height=120).facet(
         facet=alt.Facet("panel:N", title=None), columns=2, title=title
     ).resolve_scale(y="independent")
 
 
-def zoo_accuracy_chart(catalog: pd.DataFrame, *, title: str = "") -> alt.Chart:
-    """Zero-shot accuracy of each zoo model (bars), coloured by dataset family. ``catalog``:
-    columns ``model_id, downstream_score, dataset_family``."""
+def zoo_accuracy_chart(catalog: pd.DataFrame, *, title: str = "") -> alt.LayerChart:
+    """Zero-shot accuracy of each zoo model as a dot on an axis fitted to the values (the
+    accuracies sit close together), coloured by dataset family in :data:`FAMILY_ORDER`.
+
+    ``catalog``: columns ``model_id, downstream_score, dataset_family`` (one row per model);
+    model ids are shown with :func:`~clipbias.viz.charts.model_labels`.
+    """
     require_columns(catalog, ["model_id", "downstream_score", "dataset_family"], what="catalog")
-    return alt.Chart(catalog).mark_bar().encode(
-        x=alt.X("downstream_score:Q", title="zero-shot concept accuracy (held-out benchmark)",
-                scale=alt.Scale(domain=[0, 1])),
-        y=alt.Y("model_id:N", title=None, sort="-x"),
-        color=alt.Color("dataset_family:N", title="dataset family"),
-        tooltip=[alt.Tooltip("model_id:N"), alt.Tooltip("downstream_score:Q", format=".3f")],
-    ).properties(width=300, title=title)
+    families = [str(f) for f in catalog["dataset_family"].unique()]
+    order = [f for f in FAMILY_ORDER if f in families] + sorted(
+        f for f in families if f not in FAMILY_ORDER)
+    table = pd.DataFrame({
+        "model": model_labels(catalog["model_id"].tolist()),
+        "accuracy": catalog["downstream_score"].astype(float).to_numpy(),
+        "dataset family": catalog["dataset_family"].astype(str).to_numpy(),
+    })
+    return dot_chart(table, category="model", value="accuracy", color="dataset family",
+                     color_order=order, title=title,
+                     value_title="zero-shot accuracy (held-out scenes)", category_title="model")
