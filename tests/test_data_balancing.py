@@ -121,3 +121,14 @@ def test_chart_specs():
                            "zero_shot": [0.5, 0.6], "assoc_bias": [0.3, 0.0]})
     spec = charts.quality_bias_chart(models).to_dict()
     assert spec["encoding"]["y"]["field"] == "assoc_bias"
+
+
+def test_cached_id_matches_training():
+    """The cache look-up computes the checkpoint key train_tiny_clip uses, for a switch job."""
+    world = WorldConfig(size=64)
+    weights = np.r_[np.ones(32), np.zeros(32)]
+    job = ("synthetic-vit-s", world, 5, weights, 0.5, 20, 11)
+    assert data_balancing._cached_id(*job) is None
+    model_id = data_balancing._train_job(*job)
+    assert data_balancing._cached_id(*job) == model_id
+    assert data_balancing._cached_id(*job[:4], 0.0, *job[5:]) is None

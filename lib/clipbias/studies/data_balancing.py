@@ -61,6 +61,7 @@ from clipbias.metrics import (
 from clipbias.progress import progress as progress_bar
 from clipbias.studies._contract import StudyParams
 from clipbias.zoo import load
+from clipbias.zoo.synthetic.checkpoints import checkpoint_key, read_metadata
 
 __all__ = ["BENCHMARK_FILE", "PUBLISHED", "Params", "Result", "glue_values", "m4_seconds_10m",
            "run"]
@@ -162,11 +163,13 @@ def annotation_table(world: World) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return s, y, z
 
 
-def _balance(params: Params, world: World, *, proxies: bool, keep_rate: float) -> M4Result:
+def _balance(params: Params, world: World, *, proxies: bool, keep_rate: float,
+             progress: bool = False) -> M4Result:
     s, y, z = annotation_table(world)
     return m4(s, y, proxies=z if proxies else None, keep_rate=keep_rate,
               eps_representation=params.eps_representation,
-              eps_association=params.eps_association, seed=params.seed_for("m4"))
+              eps_association=params.eps_association, seed=params.seed_for("m4"),
+              progress=progress)
 
 
 def _data_bias(params: Params, world: World, res: M4Result) -> pd.DataFrame:
@@ -218,26 +221,41 @@ def _train_job(arch: str, world: WorldConfig, world_seed: int, weights: np.ndarr
     return run_.model_id
 
 
+def _cached_id(arch: str, world: WorldConfig, world_seed: int, weights: np.ndarray | None,
+               switch: float, steps: int, seed: int) -> str | None:
+    """The model id of a :func:`_train_job` request whose checkpoint is cached, else None."""
+    base = TrainingData(world, world_seed=world_seed).key()
+    if weights is None:
+        phases = [(base, 0.0)]
+    else:
+        balanced = TrainingData(world, world_seed=world_seed, weights=weights).key()
+        phases = [(balanced, 0.0)] if switch == 0.0 else [(base, 0.0), (balanced, switch)]
+    meta = read_metadata(checkpoint_key(arch, phases, TrainConfig(steps=steps), seed=seed))
+    return None if meta is None else str(meta["model_id"])
+
+
 def _train_all(jobs: list[tuple], *, progress: bool) -> list[str]:
-    """Model ids of ``jobs`` (arguments of :func:`_train_job`), in order; trained one process
-    per core (spawned, one torch thread each) unless one core or one job."""
-    workers = max(1, min(os.cpu_count() or 1, len(jobs)))
-    ids: list[str | None] = [None] * len(jobs)
-    bar = progress_bar(total=len(jobs), desc="balancing models", unit="model",
+    """Model ids of ``jobs`` (arguments of :func:`_train_job`), in order. Cached checkpoints are
+    read; the rest train one process per core (spawned, one torch thread each; no process
+    starts when every model is cached or one core is there)."""
+    ids = [_cached_id(*job) for job in jobs]
+    missing = [i for i, model_id in enumerate(ids) if model_id is None]
+    workers = max(1, min(os.cpu_count() or 1, len(missing)))
+    bar = progress_bar(total=len(missing), desc="balancing models", unit="model",
                        disable=not progress)
     with bar:
         if workers == 1:
             before = torch.get_num_threads()
             try:
-                for i, job in enumerate(jobs):
-                    ids[i] = _train_job(*job)
+                for i in missing:
+                    ids[i] = _train_job(*jobs[i])
                     bar.update()
             finally:
                 torch.set_num_threads(before)
         else:
             context = multiprocessing.get_context("spawn")
             with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-                futures = {pool.submit(_train_job, *job): i for i, job in enumerate(jobs)}
+                futures = {pool.submit(_train_job, *jobs[i]): i for i in missing}
                 for future in as_completed(futures):
                     ids[futures[future]] = future.result()
                     bar.update()

@@ -308,7 +308,8 @@ def _before(table: BalanceTable) -> tuple[MomentStatistics, np.ndarray, float]:
 def m4(s: object, y: object, *, target: object = None, eps_representation: float = 0.01,
        eps_association: float = 0.01, keep_rate: float = 0.9, fixed_keep_rate: bool = True,
        enforcement: float | None = None, utility: object = None, proxies: object = None,
-       batch_size: int | None = None, seed: int = 0, max_iterations: int = 20000) -> M4Result:
+       batch_size: int | None = None, seed: int = 0, max_iterations: int = 20000,
+       progress: bool = True) -> M4Result:
     """Keep probabilities ``q`` (n,) that balance ``(s, y)``: the M4 problem of the module docstring.
 
     ``s`` (n, m) 0/1 sensitive-attribute indicators (multi-hot allowed; a row of zeros: the
@@ -320,7 +321,8 @@ def m4(s: object, y: object, *, target: object = None, eps_representation: float
     constraints or a bound ``V`` on the dual variables (soft constraints), ``utility`` (n,)
     positive weights of the objective, ``batch_size`` rows per streamed batch, ``seed`` the
     nested row subsamples whose solutions warm-start the full problem (sizes
-    65,536 x 8^k) and the step-size estimate. Memory beyond the inputs and ``q`` is
+    65,536 x 8^k) and the step-size estimate, ``progress`` a bar over the dual passes on the
+    full table. Memory beyond the inputs and ``q`` is
     ``O(batch_size * m * (1 + c + p))``.
 
     Statistics are met to ``E + 1e-9`` (the solver works with tolerances ``0.5%`` tighter).
@@ -361,7 +363,7 @@ def m4(s: object, y: object, *, target: object = None, eps_representation: float
             _, z0, used, _ = _solve(table.subset(np.sort(order[:size])), prob, z0, step,
                                     max_iterations, show=False)
             warm_iterations += used
-    z, _, iterations, status = _solve(table, prob, z0, step, max_iterations, show=True)
+    z, _, iterations, status = _solve(table, prob, z0, step, max_iterations, show=progress)
     q = np.empty(table.n)
     pt = _pass(table, z, prob, out=q)
     if pt.keep > 0:
