@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from clipbias.metrics.regression import MixedLMFit
 from clipbias.publish.profiles import load_profile
 from clipbias.studies import zoo_intrinsic_bias as study
 from clipbias.viz import zoo_bias as charts
@@ -246,3 +247,30 @@ def test_random_init_and_sensitivity_charts():
     assert len(next(iter(spec["datasets"].values()))) == 1
     with pytest.raises(ValueError, match="lacks column"):
         charts.sensitivity_chart(sens.drop(columns="label"))
+
+
+def _fit(attempts: pd.DataFrame, *, singular: bool, said: tuple[str, ...]) -> MixedLMFit:
+    return MixedLMFit(coefficients=pd.DataFrame(), variance_components=pd.DataFrame(),
+                      random_effects_cov=pd.DataFrame(), residual_variance=1.0, scaling={},
+                      optimizer="lbfgs", converged=True, singular=singular, attempts=attempts,
+                      warnings=said, n_obs=10, n_groups=2, n_models=None,
+                      specification="grouped", result=None)
+
+
+def test_fit_attempts_lists_every_attempt_and_the_accepted_fits_flags():
+    tried = pd.DataFrame({"optimizer": ["bfgs", "lbfgs"], "outcome": ["not converged", "accepted"],
+                          "converged": [False, True], "loglik": [np.nan, -3.5],
+                          "detail": ["optimiser did not converge", ""]})
+    one = pd.DataFrame({"optimizer": ["lbfgs"], "outcome": ["accepted"], "converged": [True],
+                        "loglik": [-2.0], "detail": [""]})
+    table = charts.fit_attempts({
+        "paper": _fit(tried, singular=True, said=("MLE on the boundary", "MLE on the boundary")),
+        "model-aware": _fit(one, singular=False, said=())})
+    assert table["fit"].tolist() == ["paper", "paper", "model-aware"]
+    assert table["optimizer"].tolist() == ["bfgs", "lbfgs", "lbfgs"]
+    assert table["singular"].tolist() == [None, True, False]
+    assert table["warnings"].tolist() == [None, "MLE on the boundary", "none"]
+    with pytest.raises(ValueError, match="must be a MixedLMFit"):
+        charts.fit_attempts({"paper": tried})
+    with pytest.raises(ValueError, match="fits is empty"):
+        charts.fit_attempts({})

@@ -6,13 +6,48 @@ returns an altair chart that fits a phone's width (``width="container"`` or a fe
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import altair as alt
 import pandas as pd
 
+from clipbias.metrics.regression import MixedLMFit
 from clipbias.viz._tables import require_columns
 
-__all__ = ["correlation_heatmap", "effect_size_heatmap", "fit_forest_chart",
+__all__ = ["correlation_heatmap", "effect_size_heatmap", "fit_attempts", "fit_forest_chart",
            "random_init_chart", "sensitivity_chart"]
+
+
+def fit_attempts(fits: Mapping[str, MixedLMFit]) -> pd.DataFrame:
+    """What each mixed-model fit tried, as one table for display (the fits' warnings are kept
+    here instead of on stderr).
+
+    ``fits``: fit name -> :class:`~clipbias.metrics.regression.MixedLMFit`. Returns one row per
+    optimiser attempt of each fit, in order: ``fit``, ``optimizer``, ``outcome`` (``accepted``,
+    ``error``, ``not converged``, ``degenerate``), ``converged``, ``loglik``, ``detail``, and
+    ``singular`` (whether the accepted fit's random-effects covariance is singular) and
+    ``warnings`` (the accepted fit's warning messages joined with ``"; "``, ``"none"`` when it
+    raised none); both missing on the other attempts.
+    """
+    if not fits:
+        raise ValueError("fits is empty: pass fit name -> MixedLMFit")
+    parts = []
+    for name, fit in fits.items():
+        if not isinstance(fit, MixedLMFit):
+            raise ValueError(f"fits[{name!r}] must be a MixedLMFit (got {type(fit).__name__})")
+        require_columns(fit.attempts, ["optimizer", "outcome", "converged", "loglik", "detail"],
+                        what=f"fits[{name!r}].attempts")
+        rows = fit.attempts.copy()
+        accepted = rows["outcome"] == "accepted"
+        said = "; ".join(dict.fromkeys(fit.warnings)) or "none"
+        rows["singular"] = pd.Series([fit.singular if a else None for a in accepted],
+                                     index=rows.index, dtype=object)
+        rows["warnings"] = pd.Series([said if a else None for a in accepted],
+                                     index=rows.index, dtype=object)
+        parts.append(rows.assign(fit=str(name)))
+    columns = ["fit", "optimizer", "outcome", "converged", "singular", "warnings", "loglik",
+               "detail"]
+    return pd.concat(parts, ignore_index=True)[columns]
 
 
 def _heatmap(table: pd.DataFrame, *, value: str, text: str, title: str, value_title: str,
