@@ -249,7 +249,7 @@ def test_finetune_lowers_loss_and_is_reproducible():
                      eval_size=50)
     losses = tuned.metadata["loss_every_10"]
     assert tuned.metadata["final_loss"] < losses[0]
-    assert tuned.metadata["init"] == base.key
+    assert tuned.metadata["init"] == base.metadata["weights_sha256"]  # started from base
     again = finetune(base.model_id, data, steps=30, batch_size=32, lr=1e-3, seed=0,
                      eval_size=50)
     assert again.key == tuned.key
