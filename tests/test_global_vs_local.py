@@ -109,6 +109,32 @@ def test_global_local_chart_spec():
         charts.global_local_chart(glob, local, metric="ndkl")
 
 
+def test_global_local_chart_shows_readable_model_names():
+    glob, local = _tables()
+    ids = {"a": "synthetic-rn-s/web-s_s0", "b": "synthetic-vit-s/skew-l_s0"}
+    spec = charts.global_local_chart(glob.replace({"model": ids}), local.replace({"model": ids}),
+                                     metric="max_skew").to_dict()
+    shown = {row["model"] for rows in spec["datasets"].values() for row in rows}
+    assert shown == {"synthetic-rn-s/web-s", "synthetic-vit-s/skew-l"}
+
+
+def test_departure_summary_is_the_mean_over_models():
+    rows = []
+    for model, base in (("a", 0.1), ("b", 0.3)):
+        for target in ("uniform", "dataset"):
+            rows.append({"view": "oracle", "model": model, "metric": "recall_kl",
+                         "target": target, **{c: base + (target == "dataset")
+                                              for c in charts.DEPARTURE_COLUMNS}})
+    summary = charts.departure_summary(pd.DataFrame(rows))
+    assert len(summary) == 2 and set(summary["metric"]) == {"recall-KL@k"}
+    by_target = summary.set_index("target")
+    for column in charts.DEPARTURE_COLUMNS:
+        assert by_target.loc["uniform", column] == pytest.approx(0.2)
+        assert by_target.loc["dataset", column] == pytest.approx(1.2)
+    with pytest.raises(ValueError, match="lacks column"):
+        charts.departure_summary(pd.DataFrame(rows).drop(columns="spread"))
+
+
 def test_tau_sweep_and_mix_chart_specs():
     taus = pd.DataFrame({"view": ["oracle", "kmeans_shared"], "metric": "ndkl",
                          "target": "dataset", "subset": ["x", "0"], "tau": [0.5, np.nan]})

@@ -11,10 +11,14 @@ import pandas as pd
 
 from clipbias.data.synthetic import World
 from clipbias.viz._tables import require_columns
+from clipbias.viz.charts import model_labels
 from clipbias.viz.gallery import _data_url
 
-__all__ = ["global_local_chart", "subset_gallery", "sweep_chart", "sweep_mix_chart",
-           "tau_chart"]
+__all__ = ["DEPARTURE_COLUMNS", "departure_summary", "global_local_chart", "subset_gallery",
+           "sweep_chart", "sweep_mix_chart", "tau_chart", "with_model_labels"]
+#: The per-model departure measures :func:`departure_summary` averages.
+DEPARTURE_COLUMNS = ("spread", "max_abs_dev", "share_sign_flips", "share_outside_ci",
+                     "share_outside_ci_matched")
 
 _METRIC_TITLES = {"recall_kl": "recall-KL@k", "max_skew": "MaxSkew@k", "ndkl": "NDKL@k"}
 
@@ -28,11 +32,39 @@ def _one(table: pd.DataFrame, what: str, **where) -> pd.DataFrame:
     return out
 
 
+def departure_summary(departures: pd.DataFrame) -> pd.DataFrame:
+    """The mean over models of each departure measure (:data:`DEPARTURE_COLUMNS`), one row per
+    view, metric and target (metric names as the chapter writes them).
+
+    ``departures``: columns ``view, model, metric, target`` and the measures, one row per model
+    (``global_vs_local.Result.departures``). Returns ``(views x metrics x targets, 3 + 5)``.
+    """
+    keys = ["view", "metric", "target"]
+    require_columns(departures, [*keys, "model", *DEPARTURE_COLUMNS], what="departures")
+    if departures.empty:
+        raise ValueError("departures has no rows: nothing to summarise")
+    out = departures.groupby(keys)[list(DEPARTURE_COLUMNS)].mean().reset_index()
+    return out.assign(metric=out["metric"].map(_METRIC_TITLES).fillna(out["metric"]))
+
+
+def with_model_labels(*tables: pd.DataFrame) -> list[pd.DataFrame]:
+    """The tables with their ``model`` column replaced by readable names: one
+    :func:`~clipbias.viz.charts.model_labels` over the distinct models of all the tables (so a
+    model repeated over rows keeps one name, and the seed shows only where it tells models
+    apart)."""
+    for t in tables:
+        require_columns(t, ["model"])
+    ids = list(dict.fromkeys(str(m) for t in tables for m in t["model"]))
+    names = dict(zip(ids, model_labels(ids), strict=True))
+    return [t.assign(model=t["model"].astype(str).map(names)) for t in tables]
+
+
 def global_local_chart(global_table: pd.DataFrame, local_table: pd.DataFrame, *,
                        metric: str = "max_skew", target: str = "uniform",
                        view: str = "oracle", title: str = "") -> alt.LayerChart:
-    """One row per model: the global value (black diamond, with its bootstrap interval) and
-    each non-degenerate subset's value (coloured dots, tooltip with the subset)."""
+    """One row per model (readable names, :func:`~clipbias.viz.charts.model_labels`): the global
+    value (black diamond, with its bootstrap interval) and each non-degenerate subset's value
+    (coloured dots, tooltip with the subset)."""
     require_columns(global_table, ["model", "metric", "target", "value", "ci_low", "ci_high"],
                     what="global_table")
     require_columns(local_table, ["view", "model", "subset", "metric", "target", "value",
@@ -40,6 +72,7 @@ def global_local_chart(global_table: pd.DataFrame, local_table: pd.DataFrame, *,
     glob = _one(global_table, "global_table", metric=metric, target=target)
     loc = _one(local_table[~local_table["degenerate"]], "local_table", metric=metric,
                target=target, view=view)
+    glob, loc = with_model_labels(glob, loc)
     x_title = f"{_METRIC_TITLES.get(metric, metric)} ({target} target)"
     y = alt.Y("model:N", title=None, sort=list(glob.sort_values("value")["model"]))
     rule = alt.Chart(glob).mark_rule(color="black").encode(
