@@ -575,3 +575,11 @@ def test_chapter_table_refuses_a_chapter_without_a_data_source(tmp_path: Path) -
         "synthetic, tiny", "auto", {"ci": 60.0, "embedded": 120.0})
     assert "| 1.0 min | 2.0 min | `auto` (a GPU when one is found) |" in (
         pages.chapter_table_markdown(tmp_path))
+
+
+def test_format_table_lets_number_headers_wrap_but_not_numbers() -> None:
+    """The width estimate breaks multi-word headers into words, so the CSS must let a number
+    column's header wrap while its cells stay on one line."""
+    page = viz.format_table(pd.DataFrame({"mean effect size d": [0.25, 1.5]}))._repr_html_()
+    assert "td.cb-num{white-space:nowrap}" in page
+    assert not re.search(r"\.cb-table \.cb-num\{[^}]*nowrap", page)

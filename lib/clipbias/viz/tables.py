@@ -218,7 +218,8 @@ _CSS = """
   vertical-align:top;text-align:left;white-space:normal;overflow-wrap:break-word;
   max-width:28em}
 .cb-table thead th{border-bottom:2px solid #888;font-weight:600;vertical-align:bottom}
-.cb-table .cb-num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
+.cb-table .cb-num{text-align:right;font-variant-numeric:tabular-nums}
+.cb-table td.cb-num{white-space:nowrap}
 .cb-table .cb-unit{font-weight:normal;font-size:0.85em;color:#555}
 .cb-table .cb-note{font-size:0.85em;color:#555;margin:0.3em 0 0}
 .cb-table tbody tr:nth-child(even){background:rgba(127,127,127,0.06)}
