@@ -38,7 +38,7 @@ from clipbias.data.manifest import make_manifest
 from clipbias.data.prompts import occupations
 from clipbias.data.synthetic import World, WorldConfig, world_manifest
 from clipbias.data.synthetic.captions import article
-from clipbias.data.synthetic.evaluation import EVAL_DEFAULTS, evaluation_set
+from clipbias.data.synthetic.evaluation import EVAL_DEFAULTS, evaluation_set, evaluation_size
 from clipbias.embed.runner import TextSet, run_zoo
 from clipbias.interventions.train import train_synthetic_zoo
 from clipbias.metrics.subsets import (
@@ -119,22 +119,13 @@ class Params(StudyParams):
             raise ValueError("Params: checkpoint names one file, so models must list exactly "
                              f"one model id, got {len(self.models)}")
         if self.dataset == "synthetic":
-            n = self.per_cell * _eval_cells()
+            n = evaluation_size(WorldConfig(), per_cell=self.per_cell)
             if self.k > n:
                 raise ValueError(f"Params: k={self.k} is larger than the evaluation set "
                                  f"({n} images); lower k or raise per_cell")
             if self.n_clusters > n:
                 raise ValueError(f"Params: n_clusters={self.n_clusters} is larger than the "
                                  f"evaluation set ({n} images)")
-
-
-def _eval_config() -> WorldConfig:
-    return WorldConfig()
-
-
-def _eval_cells() -> int:
-    c = _eval_config()
-    return c.n_groups * c.n_concepts * c.n_contexts
 
 
 @dataclass(frozen=True)
@@ -175,7 +166,7 @@ class Result:
 def _synthetic_inputs(params: Params, progress: bool):
     catalog = train_synthetic_zoo(params.zoo, progress=progress)
     model_ids = catalog["model_id"].tolist()
-    world = evaluation_set(_eval_config(), kind="figures", per_cell=params.per_cell,
+    world = evaluation_set(WorldConfig(), kind="figures", per_cell=params.per_cell,
                            seed=params.seed_for("evaluation"))
     table = world.table()[["item_id", "group", "concept", "context"]]
     names = [f"{article(c.name)} {c.name}" for c in world.config.concepts]

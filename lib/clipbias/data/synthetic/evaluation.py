@@ -32,7 +32,8 @@ import numpy as np
 from clipbias.data.synthetic.config import WorldConfig
 from clipbias.data.synthetic.world import World, build_world, world_rng
 
-__all__ = ["EVAL_DEFAULTS", "EVAL_KINDS", "EvalDefaults", "evaluation_config", "evaluation_set"]
+__all__ = ["EVAL_DEFAULTS", "EVAL_KINDS", "EvalDefaults", "evaluation_config", "evaluation_set",
+           "evaluation_size"]
 
 #: The scene kinds of the evaluation set.
 EVAL_KINDS: tuple[str, ...] = ("figures", "neutral", "object_free")
@@ -80,6 +81,16 @@ def evaluation_config(config: WorldConfig, *, size: int) -> WorldConfig:
     return config.replace(size=size, association=0.0, group_imbalance=0.0,
                           context_correlation=0.0, figures_per_scene=1, caption_noise=0.0,
                           neutral_share=0.0, object_free_share=0.0, object_visibility=1.0)
+
+
+def evaluation_size(config: WorldConfig, *, per_cell: int = EVAL_DEFAULTS.per_cell) -> int:
+    """Scenes in one kind of the evaluation set of worlds like ``config``: ``per_cell * G * C * X``
+    (every kind has the same size).
+
+    >>> evaluation_size(WorldConfig(), per_cell=20)
+    1280
+    """
+    return per_cell * config.n_groups * config.n_concepts * config.n_contexts
 
 
 def _cells(kind: str, config: WorldConfig, per_cell: int
