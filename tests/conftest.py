@@ -29,13 +29,24 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+#: The per-run cache folder this session made (removed at the end of the session), if any.
+_SESSION_CACHE: list[str] = []
+
+
 def pytest_configure(config) -> None:
     """Point every clipbias cache at a per-run temporary folder before any test imports run."""
     if "CLIPBIAS_CACHE" not in os.environ:
         os.environ["CLIPBIAS_CACHE"] = tempfile.mkdtemp(prefix="clipbias-test-cache-")
+        _SESSION_CACHE.append(os.environ["CLIPBIAS_CACHE"])
     os.environ.setdefault("CLIPBIAS_PROGRESS", "0")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+
+
+def pytest_unconfigure(config) -> None:
+    """Remove the per-run cache folder (trained models, embeddings) that this session made."""
+    for folder in _SESSION_CACHE:
+        shutil.rmtree(folder, ignore_errors=True)
 
 # --- executed ci notebooks and the ci book: each runs once per test session -----------------
 
