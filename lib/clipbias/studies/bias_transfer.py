@@ -29,14 +29,10 @@ choice seeded from ``Params.seed``):
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import torch
-from threadpoolctl import threadpool_limits
 
 from clipbias.data.synthetic import (
     WorldConfig,
@@ -45,7 +41,7 @@ from clipbias.data.synthetic import (
     world_manifest,
 )
 from clipbias.data.synthetic.captions import article
-from clipbias.data.synthetic.evaluation import EVAL_DEFAULTS, evaluation_set
+from clipbias.data.synthetic.evaluation import EVAL_DEFAULTS, evaluation_set, evaluation_size
 from clipbias.embed.runner import TextSet, run_zoo
 from clipbias.interventions.adapt import (
     TASK_METRICS,
@@ -68,6 +64,7 @@ from clipbias.metrics.stats import correlation
 from clipbias.metrics.subsets import METRICS, global_bias
 from clipbias.progress import progress as progress_bar
 from clipbias.studies._contract import StudyParams
+from clipbias.threads import one_thread
 
 __all__ = ["MEASURES", "STAGES", "Params", "Result", "check_same_inputs", "glue_values", "run"]
 
@@ -144,22 +141,13 @@ class Params(StudyParams):
                 any(not 0.0 <= v <= 1.0 for v in levels):
             raise ValueError("Params: grid_levels needs at least three distinct values in "
                              f"[0, 1], got {levels!r}")
-        n_test = self.test_per_cell * _cells()
+        n_test = evaluation_size(WorldConfig(), per_cell=self.test_per_cell)
         if self.recall_k >= n_test or self.knn_k >= n_test:
             raise ValueError(f"Params: recall_k and knn_k must be below the test set size "
                              f"({n_test}); raise test_per_cell")
-        if self.k > self.per_cell * _cells():
+        if self.k > evaluation_size(WorldConfig(), per_cell=self.per_cell):
             raise ValueError(f"Params: k={self.k} is larger than the evaluation set "
-                             f"({self.per_cell * _cells()} images); lower k or raise per_cell")
-
-
-def _base() -> WorldConfig:
-    return WorldConfig()
-
-
-def _cells() -> int:
-    c = _base()
-    return c.n_groups * c.n_concepts * c.n_contexts
+                             f"({evaluation_size(WorldConfig(), per_cell=self.per_cell)} images); lower k or raise per_cell")
 
 
 @dataclass(frozen=True)
@@ -200,7 +188,7 @@ class _Worlds:
 
 
 def _worlds(params: Params) -> _Worlds:
-    base = _base()
+    base = WorldConfig()
     evaluation = evaluation_set(base, kind="figures", per_cell=params.per_cell,
                                 seed=params.seed_for("evaluation"))
     test_cfg = downstream_config(base, bias=0.0, visibility=params.visibility, size=2)
@@ -461,26 +449,13 @@ def _planted(model_ids: list[str]) -> dict[str, float]:
     return out
 
 
-@contextmanager
-def _one_thread() -> Iterator[None]:
-    """One torch thread and one BLAS thread while the study runs (restored after). The heads
-    here are small (a 1000 x 1000 contrastive logit matrix at most): measured on the shared
-    2-core machine, one projector fit took 1.0 s of CPU with one torch thread and 24 s with two."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with threadpool_limits(limits=1):
-            yield
-    finally:
-        torch.set_num_threads(before)
-
 
 def run(params: Params, *, progress: bool = True) -> Result:
     """Run every step (module docstring); reproducible for given ``params`` and cached models."""
     if not isinstance(params, Params):
         raise ValueError(f"run expects bias_transfer.Params, got {type(params).__name__}; "
                          "build it with Params(...) or params_from(Params, globals())")
-    with _one_thread():
+    with one_thread():
         return _run(params, progress=progress)
 
 

@@ -24,14 +24,10 @@ Steps of :func:`run` (every random choice seeded from ``Params.seed``):
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import torch
-from threadpoolctl import threadpool_limits
 
 from clipbias.data.adapters.coco import load_coco_captions
 from clipbias.data.manifest import make_manifest
@@ -52,6 +48,7 @@ from clipbias.metrics.subsets import (
 )
 from clipbias.progress import progress as progress_bar
 from clipbias.studies._contract import StudyParams
+from clipbias.threads import one_thread
 from clipbias.zoo.load import load
 
 __all__ = [
@@ -251,19 +248,6 @@ def _bias(emb: Embedded, model: str, rows: np.ndarray, subsets: np.ndarray, para
                        matched_draws=params.matched_draws if matched else 0, seed=seed)
 
 
-@contextmanager
-def _one_thread() -> Iterator[None]:
-    """One torch thread and one BLAS thread while the study runs (restored after): on a shared
-    CPU, threads on arrays this small cost several-fold more than they save (measured: a ci run
-    under load spent most of its time in 320 x 320 matrix products)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with threadpool_limits(limits=1):
-            yield
-    finally:
-        torch.set_num_threads(before)
-
 
 def _views(params: Params, models: list[str], emb: Embedded
            ) -> tuple[dict[tuple[str, str], np.ndarray], pd.DataFrame]:
@@ -368,7 +352,7 @@ def run(params: Params, *, progress: bool = True) -> Result:
     if not isinstance(params, Params):
         raise ValueError(f"run expects global_vs_local.Params, got {type(params).__name__}; "
                          "build it with Params(...) or params_from(Params, globals())")
-    with _one_thread():
+    with one_thread():
         return _run(params, progress)
 
 
