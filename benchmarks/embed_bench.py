@@ -39,7 +39,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from clipbias.embed import embed_images
 from clipbias.embed.batching import auto_batch_size
 from clipbias.embed.engine import compute_precision
-from clipbias.zoo.schema import LoadedModel
+from clipbias.loaded_model import LoadedModel
 
 #: Dense (no sparsity) bf16 tensor-core peaks in TFLOP/s, from the vendors' data sheets.
 BF16_PEAK_TFLOPS = {

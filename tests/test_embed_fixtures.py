@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 
 from clipbias.data.manifest import Manifest, make_manifest
-from clipbias.zoo.schema import LoadedModel
+from clipbias.loaded_model import LoadedModel
 
 KILL_ENV = "CLIPBIAS_TEST_KILL_AFTER"
 

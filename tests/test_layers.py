@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -100,3 +102,12 @@ def test_imports_point_down(path: Path) -> None:
     wrong = sorted(unit for unit in _clipbias_imports(path)
                    if unit != own and LEVELS.get(unit, 99) >= LEVELS[own])
     assert wrong == [], f"{own} (level {LEVELS[own]}) imports {wrong}"
+
+
+def test_the_loaded_model_record_is_a_leaf() -> None:
+    """``clipbias.loaded_model`` loads neither the zoo package nor open_clip (issue 9)."""
+    code = ("import sys, clipbias.loaded_model; "
+            "print(sorted(m for m in ('open_clip', 'clipbias.zoo', 'clipbias.embed') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -42,7 +42,7 @@ _EXPORTS: dict[str, str] = {
     "catalog": "clipbias.zoo.catalog",
     "select": "clipbias.zoo.selections",
     "load": "clipbias.zoo.load",
-    "LoadedModel": "clipbias.zoo.schema",
+    "LoadedModel": "clipbias.loaded_model",
     "TrainConfig": "clipbias.zoo.train_config",
     # embed
     "embed_images": "clipbias.embed.engine",

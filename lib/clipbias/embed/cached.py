@@ -21,7 +21,7 @@ from clipbias.embed.engine import (
 from clipbias.embed.inputs import ImageSource, describe_transform, image_source, texts_digest
 from clipbias.embed.result import EmbeddingResult
 from clipbias.embed.store import EmbeddingStore, StoreKey
-from clipbias.zoo.schema import LoadedModel
+from clipbias.loaded_model import LoadedModel
 
 __all__ = ["cached_embed_images", "cached_embed_texts", "image_key", "text_key"]
 

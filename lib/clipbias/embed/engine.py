@@ -28,8 +28,8 @@ from clipbias.embed.inputs import (
     image_source,
 )
 from clipbias.embed.result import EmbeddingBatch, EmbeddingResult, assemble
+from clipbias.loaded_model import LoadedModel
 from clipbias.progress import progress as progress_bar
-from clipbias.zoo.schema import LoadedModel
 
 __all__ = ["check_templates", "compute_precision", "embed_dim", "embed_images", "embed_texts",
            "iter_image_embeddings", "iter_text_embeddings", "resolve_device", "text_source",

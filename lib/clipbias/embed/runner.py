@@ -27,8 +27,8 @@ from clipbias.embed.cached import cached_embed_images, cached_embed_texts
 from clipbias.embed.engine import check_templates, text_source
 from clipbias.embed.result import EmbeddingResult
 from clipbias.embed.store import EmbeddingStore, StoreKey
+from clipbias.loaded_model import LoadedModel
 from clipbias.zoo.load import load
-from clipbias.zoo.schema import LoadedModel
 
 __all__ = ["EXECUTORS", "TextSet", "ZooRun", "embed_model_inputs", "run_zoo"]
 

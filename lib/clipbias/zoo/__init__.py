@@ -5,6 +5,7 @@
 True
 """
 
+from clipbias.loaded_model import LoadedModel
 from clipbias.zoo.catalog import catalog, catalog_summary, dataset_sizes
 from clipbias.zoo.families import arch_family, dataset_family, dataset_of_tag
 from clipbias.zoo.load import (
@@ -16,7 +17,7 @@ from clipbias.zoo.load import (
 )
 from clipbias.zoo.params import param_counts
 from clipbias.zoo.scaling_laws import scaling_law_checkpoints
-from clipbias.zoo.schema import CATALOG_COLUMNS, LoadedModel
+from clipbias.zoo.schema import CATALOG_COLUMNS
 from clipbias.zoo.selections import (
     PAPER_MODEL_COUNT,
     SELECTIONS,

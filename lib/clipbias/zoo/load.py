@@ -35,13 +35,13 @@ from typing import Any
 import open_clip
 import torch
 
+from clipbias.loaded_model import LoadedModel
 from clipbias.zoo.catalog import catalog
 from clipbias.zoo.scaling_laws import (
     SCALING_LAWS_REPO,
     checkpoint_folder,
     scaling_law_checkpoints,
 )
-from clipbias.zoo.schema import LoadedModel
 from clipbias.zoo.selections import UnknownModelError, resolve_model_id
 from clipbias.zoo.synthetic.ids import is_synthetic, load_synthetic
 
@@ -187,7 +187,7 @@ def load(model_id: str, *, device: str = "cpu", precision: str = "fp32",
          checkpoint: str | os.PathLike[str] | None = None) -> LoadedModel:
     """Load ``model_id`` ("ARCH/TAG") in eval mode on ``device`` at ``precision``.
 
-    Returns a :class:`~clipbias.zoo.schema.LoadedModel`, which unpacks as
+    Returns a :class:`~clipbias.loaded_model.LoadedModel`, which unpacks as
     ``model, preprocess, tokenizer``. Raises :class:`UnknownModelError` (a ``ValueError``
     listing the closest ids) for an id the catalog does not list, ``ValueError`` for a bad
     precision or device, ``FileNotFoundError`` for a missing ``checkpoint`` file,

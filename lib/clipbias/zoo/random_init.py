@@ -13,7 +13,7 @@ import re
 import open_clip
 import torch
 
-from clipbias.zoo.schema import LoadedModel
+from clipbias.loaded_model import LoadedModel
 from clipbias.zoo.synthetic.architectures import quiet_random_init, register_tiny_configs
 
 __all__ = ["RANDOM_INIT_TAG", "is_random_init", "random_init_id", "random_init_model"]

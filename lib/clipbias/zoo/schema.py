@@ -1,14 +1,8 @@
-"""Shared shapes of the zoo layer: the catalog's columns and what loading a model returns."""
+"""The catalog's columns, shared by the real and the synthetic catalog rows."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
-
-import torch
-
-__all__ = ["CATALOG_COLUMNS", "LoadedModel"]
+__all__ = ["CATALOG_COLUMNS"]
 
 #: Columns of :func:`clipbias.zoo.catalog`, in order. Real and synthetic rows share them.
 CATALOG_COLUMNS: tuple[str, ...] = (
@@ -31,24 +25,3 @@ CATALOG_COLUMNS: tuple[str, ...] = (
     "alias_of",             # model_id of the same weights under another name, else None
     "downstream_score",     # downstream performance figure where known (synthetic: zero-shot acc)
 )
-
-
-@dataclass
-class LoadedModel:
-    """A model ready for embedding: the network, its image transform and its tokenizer.
-
-    ``weights_digest`` identifies the weights (sha256 of the checkpoint file or of the
-    pretrained tag's published hash, or of the state dict) and keys the embedding store.
-    Unpacks like open_clip's triple: ``model, preprocess, tokenizer = load(...)``.
-    """
-
-    model: torch.nn.Module
-    preprocess: Callable[[Any], torch.Tensor]
-    tokenizer: Callable[..., torch.Tensor]
-    model_id: str
-    weights_digest: str
-    precision: str = "fp32"
-    device: str = "cpu"
-
-    def __iter__(self):
-        return iter((self.model, self.preprocess, self.tokenizer))

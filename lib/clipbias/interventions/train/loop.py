@@ -101,7 +101,7 @@ class TrainedRun:
         return float(self.metadata["zero_shot_accuracy"])
 
     def load(self, *, device: str = "cpu"):
-        """The model as a :class:`clipbias.zoo.schema.LoadedModel`."""
+        """The model as a :class:`clipbias.loaded_model.LoadedModel`."""
         return load_synthetic(self.model_id, device=device)
 
 

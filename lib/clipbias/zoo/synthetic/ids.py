@@ -15,7 +15,7 @@ import open_clip
 from safetensors.torch import load_file
 
 from clipbias.data.synthetic import PRETRAINING_DATASETS
-from clipbias.zoo.schema import LoadedModel
+from clipbias.loaded_model import LoadedModel
 from clipbias.zoo.synthetic.architectures import (
     TINY_CONFIGS,
     quiet_random_init,
