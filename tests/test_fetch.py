@@ -9,6 +9,7 @@ import json
 import tarfile
 import threading
 import zipfile
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -222,15 +223,27 @@ def test_zip_traversal_is_refused(server, tmp_path, monkeypatch):
 
 def test_unknown_hash_needs_explicit_trust(server, tmp_path, monkeypatch):
     monkeypatch.setenv(MIRROR_ENV, server.base)
-    assert get_source("openclip-results").sha256 is None
-    data, _ = _payload("openclip-results")
-    digest = _serve(server, "openclip-results", data)
+    assert get_source("ieat").sha256 is None
+    archive, _ = _payload("ieat")
+    digest = _serve(server, "ieat", archive)
     with pytest.raises(UnverifiedDownloadError, match="--trust-unverified"):
-        fetch("openclip-results", data_root=tmp_path)
+        fetch("ieat", data_root=tmp_path)
     assert server.requests == []  # refused before downloading
-    dest = fetch("openclip-results", data_root=tmp_path, trust_unverified=True)
+    dest = fetch("ieat", data_root=tmp_path, trust_unverified=True)
     marker = json.loads((dest / MARKER).read_text())
     assert marker == {**marker, "sha256": digest, "verified": False}
+
+
+def test_pinned_hash_matches_the_shipped_table_and_is_verified(server, tmp_path, monkeypatch):
+    """The registry's openclip-results hash is that of the copy shipped in the zoo's resources."""
+    shipped = (resources.files("clipbias.zoo") / "resources" / "openclip_results.csv").read_bytes()
+    assert get_source("openclip-results").sha256 == hashlib.sha256(shipped).hexdigest()
+    monkeypatch.setenv(MIRROR_ENV, server.base)
+    _serve(server, "openclip-results", shipped)
+    dest = fetch("openclip-results", data_root=tmp_path)
+    marker = json.loads((dest / MARKER).read_text())
+    assert marker["verified"] is True
+    assert (dest / "openclip_results.csv").read_bytes() == shipped
 
 
 @pytest.mark.parametrize("name", MANUAL)
