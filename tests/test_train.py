@@ -118,3 +118,37 @@ def test_load_state_reads_the_saved_weights(run):
     model = load_synthetic(run.model_id).model
     assert set(state) == set(model.state_dict())
     assert torch.equal(state["logit_scale"], model.state_dict()["logit_scale"])
+
+
+def test_snapshots_are_the_weights_after_t_steps(run):
+    """Snapshot 0 is the seeded initial model; the final weights do not change with snapshots;
+    a switch run's snapshot at the switch step equals the unswitched run's at that step (both
+    have taken the same steps), one step later they differ; cached snapshots are reused."""
+    from clipbias.interventions.train.loop import snapshot_key
+    from clipbias.zoo.synthetic.architectures import create_tiny_model
+
+    snap = train_tiny_clip("synthetic-vit-s", TrainingData(WORLD), train=FAST, seed=0,
+                           snapshots=(0, 3, 4), force=True)
+    assert snap.key == run.key and set(snap.snapshots) == {0, 3, 4}
+    assert snap.metadata["weights_sha256"] == run.metadata["weights_sha256"]
+    torch.manual_seed(0)
+    init = create_tiny_model("synthetic-vit-s").state_dict()
+    first = load_synthetic(snap.snapshots[0]).model.state_dict()
+    assert all(torch.equal(first[k], init[k]) for k in init)
+    w = np.ones(WORLD.size)
+    w[::2] = 0.0
+    switched = train_tiny_clip("synthetic-vit-s", TrainingData(WORLD), train=FAST, seed=0,
+                               switch_to=TrainingData(WORLD, weights=w), switch_at=0.5,
+                               snapshots=(3, 4))
+    same = [load_synthetic(r.snapshots[3]).model.state_dict() for r in (snap, switched)]
+    later = [load_synthetic(r.snapshots[4]).model.state_dict() for r in (snap, switched)]
+    assert all(torch.equal(same[0][k], same[1][k]) for k in same[0])
+    assert not all(torch.equal(later[0][k], later[1][k]) for k in later[0])
+    meta = json.loads((checkpoint_dir(snapshot_key(snap.key, 3)) / "meta.json").read_text())
+    assert meta["snapshot_of"] == snap.key and meta["step"] == 3 and meta["samples_seen"] == 48
+    again = train_tiny_clip("synthetic-vit-s", TrainingData(WORLD), train=FAST, seed=0,
+                            snapshots=(3,))
+    assert again.snapshots == {3: snap.snapshots[3]}
+    assert again.metadata["train_seconds"] == snap.metadata["train_seconds"]
+    with pytest.raises(ValueError, match="snapshots must be steps"):
+        train_tiny_clip("synthetic-vit-s", TrainingData(WORLD), train=FAST, snapshots=(6,))

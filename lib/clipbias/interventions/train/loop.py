@@ -17,7 +17,8 @@ import json
 import math
 import platform
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +47,8 @@ from clipbias.zoo.synthetic.checkpoints import (
 from clipbias.zoo.synthetic.ids import load_synthetic
 from clipbias.zoo.train_config import ZOO_TRAIN, TrainConfig
 
-__all__ = ["TrainedRun", "TrainingData", "benchmark_accuracy", "train_tiny_clip"]
+__all__ = ["TrainedRun", "TrainingData", "benchmark_accuracy", "learning_rate", "snapshot_key",
+           "train_tiny_clip"]
 
 _MEAN = torch.tensor(open_clip.OPENAI_DATASET_MEAN).view(1, 3, 1, 1)
 _STD = torch.tensor(open_clip.OPENAI_DATASET_STD).view(1, 3, 1, 1)
@@ -94,6 +96,7 @@ class TrainedRun:
     model_id: str   # "ARCH/run-<key[:16]>" (zoo models also load under "ARCH/DATASET_sN")
     folder: Path    # checkpoint folder (model.safetensors, meta.json)
     metadata: dict  # the sidecar: metrics, configs, timings
+    snapshots: dict[int, str] = field(default_factory=dict)  # step -> model id of its weights
 
     @property
     def zero_shot_accuracy(self) -> float:
@@ -140,8 +143,10 @@ def benchmark_accuracy(model: torch.nn.Module, world: World, *, context_length: 
     return float(np.concatenate(correct).mean())
 
 
-def _lr(step: int, cfg: TrainConfig) -> float:
-    """Linear warm-up to ``cfg.lr`` then cosine decay to 0."""
+def learning_rate(step: int, cfg: TrainConfig) -> float:
+    """Learning rate of optimisation step ``step`` (0-based): linear warm-up to ``cfg.lr`` over
+    ``cfg.warmup`` steps, then ``0.5 lr (1 + cos(pi t))`` with ``t = (step - warmup) /
+    (steps - warmup)`` (cosine decay to 0)."""
     if step < cfg.warmup:
         return cfg.lr * (step + 1) / cfg.warmup
     t = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
@@ -202,7 +207,8 @@ def _run_id(arch: str, key: str) -> str:
 
 def train_tiny_clip(arch: str, data: TrainingData, *, train: TrainConfig = ZOO_TRAIN,
                     seed: int = 0, switch_to: TrainingData | None = None,
-                    switch_at: float = 0.5, init: str | None = None, progress: bool = False,
+                    switch_at: float = 0.5, init: str | None = None,
+                    snapshots: Sequence[int] = (), progress: bool = False,
                     force: bool = False) -> TrainedRun:
     """Train (or fetch from the cache) a tiny CLIP of architecture ``arch`` on ``data``.
 
@@ -219,15 +225,26 @@ def train_tiny_clip(arch: str, data: TrainingData, *, train: TrainConfig = ZOO_T
             on ``switch_to`` only.
         init: model id or checkpoint key of a trained checkpoint to continue from (the
             optimiser starts afresh, with its own warm-up).
+        snapshots: optimisation steps ``t`` in ``[0, train.steps)`` after which (``t`` updates
+            done; 0 = the initial weights) the weights are also saved, each as a checkpoint of
+            its own under :func:`snapshot_key` ``(key, t)`` (model id ``ARCH/run-<16 hex>``; its
+            sidecar has no zero-shot accuracy). The final weights are the run's own checkpoint.
+            Snapshots do not change the run: its final weights are the same with or without.
         progress: show a progress bar over steps.
         force: retrain even if the checkpoint exists.
 
     Returns:
-        :class:`TrainedRun`; the checkpoint key hashes (architecture config, data phases,
-        training knobs, seed, starting checkpoint), so equal requests share one checkpoint.
+        :class:`TrainedRun` with ``snapshots`` ``{step: model id}``; the checkpoint key hashes
+        (architecture config, data phases, training knobs, seed, starting checkpoint), so equal
+        requests share one checkpoint. A cached run whose requested snapshots are not all cached
+        is trained again (bit-for-bit the same run) to write them.
     """
     if not 0.0 <= switch_at <= 1.0:
         raise ValueError(f"switch_at must be in [0, 1], got {switch_at}")
+    steps = sorted({int(t) for t in snapshots})
+    if steps and not 0 <= steps[0] <= steps[-1] < train.steps:
+        raise ValueError(f"snapshots must be steps in [0, {train.steps}) (train.steps; the final "
+                         f"weights are the run's own checkpoint), got {list(snapshots)}")
     register_tiny_configs()
     init_key, init_state = _resolve_init(init)
     phases = [(data, 0.0)] + ([(switch_to, switch_at)] if switch_to is not None else [])
@@ -235,16 +252,41 @@ def train_tiny_clip(arch: str, data: TrainingData, *, train: TrainConfig = ZOO_T
                          init=init_key)
     folder = checkpoint_dir(key)
     meta = read_metadata(key)
+    snap_meta = {t: read_metadata(snapshot_key(key, t)) for t in steps}
+    if meta is not None and not force and all(m is not None for m in snap_meta.values()):
+        return TrainedRun(key, meta["model_id"], folder, meta,
+                          {t: m["model_id"] for t, m in snap_meta.items()})
+    fitted = _fit(arch, phases, train=train, seed=seed, init_state=init_state, steps=steps,
+                  progress=progress)
+    states = fitted.pop("_snapshots")
+    ids = {}
+    for t in steps:
+        skey = snapshot_key(key, t)
+        ids[t] = _run_id(arch, skey)
+        if snap_meta[t] is None or force:
+            smeta = {k: fitted[k] for k in ("arch", "seed", "train", "phases", "torch",
+                                            "open_clip", "machine", "torch_threads")}
+            smeta.update({"key": skey, "model_id": ids[t], "init": init_key, "snapshot_of": key,
+                          "step": t, "samples_seen": t * train.batch_size})
+            _save(states[t], smeta, checkpoint_dir(skey), skey)
     if meta is not None and not force:
-        return TrainedRun(key, meta["model_id"], folder, meta)
-    meta = _fit(arch, phases, train=train, seed=seed, init_state=init_state, progress=progress)
-    meta.update({"key": key, "model_id": _run_id(arch, key), "init": init_key})
-    return _save(meta.pop("_state"), meta, folder, key)
+        return TrainedRun(key, meta["model_id"], folder, meta, ids)
+    fitted.update({"key": key, "model_id": _run_id(arch, key), "init": init_key})
+    run = _save(fitted.pop("_state"), fitted, folder, key)
+    return TrainedRun(run.key, run.model_id, run.folder, run.metadata, ids)
+
+
+def snapshot_key(key: str, step: int) -> str:
+    """Checkpoint key of the weights after ``step`` optimisation steps of the run with checkpoint
+    key ``key``: sha256 of ``{"snapshot_of": key, "step": step}`` as sorted JSON."""
+    return hashlib.sha256(json.dumps({"snapshot_of": key, "step": int(step)},
+                                     sort_keys=True).encode()).hexdigest()
 
 
 def _fit(arch: str, phases: list[tuple[TrainingData, float]], *, train: TrainConfig, seed: int,
-         init_state: dict | None, progress: bool) -> dict:
-    """The optimisation itself; returns the metadata with the final state under ``"_state"``."""
+         init_state: dict | None, steps: Sequence[int] = (), progress: bool) -> dict:
+    """The optimisation itself; returns the metadata with the final state under ``"_state"``
+    and ``{t: state after t steps}`` for ``t`` in ``steps`` under ``"_snapshots"``."""
     worlds = [d.load() for d, _ in phases]
     sizes = {w.config.image_size for w in worlds}
     want = open_clip.get_model_config(arch)["vision_cfg"]["image_size"]
@@ -265,13 +307,17 @@ def _fit(arch: str, phases: list[tuple[TrainingData, float]], *, train: TrainCon
     loss_fn = ClipLoss()
     losses: list[float] = []
     t0 = time.perf_counter()
-    steps = progress_bar(range(train.steps), desc=f"train {arch}", unit="step") if progress \
-        else range(train.steps)
-    for step in steps:
+    wanted = set(steps)
+    step_range = progress_bar(range(train.steps), desc=f"train {arch}", unit="step") \
+        if progress else range(train.steps)
+    snapshots: dict[int, dict] = {}
+    for step in step_range:
+        if step in wanted:
+            snapshots[step] = _copy_state(model)
         phase = max(i for i, s in enumerate(starts) if step >= s)
         idx = samplers[phase].draw(train.batch_size)
         for group in opt.param_groups:
-            group["lr"] = _lr(step, train)
+            group["lr"] = learning_rate(step, train)
         image_f, text_f, scale = model(_pixels(worlds[phase].images[idx]), tokens[phase][idx])
         loss = loss_fn(image_f, text_f, scale)
         opt.zero_grad(set_to_none=True)
@@ -293,8 +339,13 @@ def _fit(arch: str, phases: list[tuple[TrainingData, float]], *, train: TrainCon
         "final_loss": float(np.mean(losses[-10:])), "loss_every_10": losses[::10],
         "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
         "open_clip": open_clip.__version__, "machine": platform.machine(),
-        "_state": {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()},
+        "_state": _copy_state(model), "_snapshots": snapshots,
     }
+
+
+def _copy_state(model: torch.nn.Module) -> dict:
+    """A detached, contiguous copy of ``model``'s state dict."""
+    return {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
 
 
 def _save(state: dict, meta: dict, folder: Path, key: str) -> TrainedRun:
