@@ -23,9 +23,6 @@ Steps of :func:`run` (every random choice seeded from ``Params.seed``):
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Literal
 
@@ -48,6 +45,7 @@ from clipbias.embed import embed_images, embed_texts
 from clipbias.interventions.train import (
     TrainConfig,
     TrainingData,
+    run_in_processes,
     train_synthetic_zoo,
     train_tiny_clip,
 )
@@ -62,6 +60,7 @@ from clipbias.metrics import (
 )
 from clipbias.progress import progress as progress_bar
 from clipbias.studies._contract import StudyParams
+from clipbias.threads import one_thread
 from clipbias.zoo.synthetic.checkpoints import checkpoint_key, read_metadata
 
 __all__ = ["METRICS", "TEXT_MEAN", "Params", "Result", "glue_values", "measure_model",
@@ -228,46 +227,24 @@ def measure_model(model, battery, bench, *, n_permutations: int, seed: int, k: i
 
 
 def _train_job(arch: str, world: WorldConfig, seed: int, steps: int) -> str:
-    """Worker body: train one sweep model with one torch thread; return its model id."""
-    torch.set_num_threads(1)
+    """Train (or fetch) one sweep model; return its model id."""
     data = TrainingData(world, world_seed=seed)
     return train_tiny_clip(arch, data, train=TrainConfig(steps=steps), seed=seed).model_id
 
 
 def _train_all(params: Params, jobs: list[tuple[float, int, int]], *, progress: bool) -> list:
-    """Train every sweep model that is not cached, one process per core (spawned; one torch
-    thread each, so checkpoints equal a sequential run's; no process starts when all are
-    cached), then return their TrainedRuns."""
-    def request(level: float, seed: int):
-        return params.arch, params.world(level), seed, params.train_steps
-
+    """Train every sweep model that is not cached (:func:`run_in_processes`: one process per
+    core, one torch thread each; no process starts when all are cached), then return their
+    TrainedRuns."""
     def cached(level: float, seed: int) -> bool:
         data = TrainingData(params.world(level), world_seed=seed)
         key = checkpoint_key(params.arch, [(data.key(), 0.0)],
                              TrainConfig(steps=params.train_steps), seed=seed)
         return read_metadata(key) is not None
 
-    missing = [job for job in jobs if not cached(job[0], job[2])]
-    bar = progress_bar(total=len(missing), desc="sweep models", unit="model",
-                       disable=not progress)
-    workers = max(1, min(os.cpu_count() or 1, len(missing)))
-    with bar:
-        if workers == 1:
-            for level, _, seed in missing:
-                _train_job(*request(level, seed))
-                bar.update()
-        else:
-            context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-                futures = [pool.submit(_train_job, *request(level, seed))
-                           for level, _, seed in missing]
-                try:
-                    for future in as_completed(futures):
-                        future.result()
-                        bar.update()
-                except BaseException:
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    raise
+    missing = [(params.arch, params.world(level), seed, params.train_steps)
+               for level, _, seed in jobs if not cached(level, seed)]
+    run_in_processes(_train_job, missing, desc="sweep models", progress=progress)
     return [train_tiny_clip(params.arch, TrainingData(params.world(level), world_seed=seed),
                             train=TrainConfig(steps=params.train_steps), seed=seed)
             for level, _, seed in jobs]
@@ -370,20 +347,15 @@ def measure_sweep(params: Params, *, progress: bool = True) -> pd.DataFrame:
     jobs = params.jobs()
     runs = _train_all(params, jobs, progress=progress)
     rows = []
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny models: intra-op threads cost more than they gain (RESULTS)
-    try:
-        with torch.no_grad():
-            for (level, r, seed), trained in progress_bar(
-                    list(zip(jobs, runs, strict=True)), desc="measure", unit="model",
-                    disable=not progress):
-                for row in measure_model(trained.load(), battery, bench,
-                                         n_permutations=params.n_permutations,
-                                         seed=params.seed_for("permutations"), k=params.k,
-                                         recall_k=params.recall_k):
-                    rows.append({"level": level, "replicate": r, "seed": seed, **row})
-    finally:
-        torch.set_num_threads(before)
+    with one_thread(), torch.no_grad():  # tiny models: intra-op threads cost more than they gain
+        for (level, r, seed), trained in progress_bar(
+                list(zip(jobs, runs, strict=True)), desc="measure", unit="model",
+                disable=not progress):
+            for row in measure_model(trained.load(), battery, bench,
+                                     n_permutations=params.n_permutations,
+                                     seed=params.seed_for("permutations"), k=params.k,
+                                     recall_k=params.recall_k):
+                rows.append({"level": level, "replicate": r, "seed": seed, **row})
     return _with_text_mean(pd.DataFrame(rows, columns=["level", "replicate", "seed", "metric",
                                                        "category", "order", "value"]))
 

@@ -13,6 +13,7 @@ from clipbias.interventions.train.loop import (
     load_state,
     train_tiny_clip,
 )
+from clipbias.interventions.train.pool import run_in_processes
 from clipbias.interventions.train.zoo import (
     missing_zoo_models,
     train_synthetic_zoo,
@@ -28,6 +29,7 @@ __all__ = [
     "benchmark_accuracy",
     "load_state",
     "missing_zoo_models",
+    "run_in_processes",
     "train_synthetic_zoo",
     "train_tiny_clip",
     "train_zoo_model",
