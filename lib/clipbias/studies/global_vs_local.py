@@ -56,6 +56,7 @@ __all__ = [
     "Embedded",
     "Params",
     "Result",
+    "coco_inputs",
     "glue_values",
     "run",
     "tilted_selection",
@@ -172,23 +173,32 @@ def _synthetic_inputs(params: Params, progress: bool):
     return model_ids, table, inputs, world, None
 
 
-def _coco_inputs(params: Params):
-    from clipbias.zoo.selections import select
-
-    manifest = load_coco_captions(params.data_root or None, unit="image")
+def coco_inputs(data_root: str = "") -> tuple[pd.DataFrame, dict]:
+    """The real evaluation set: the images of a COCO-style caption set (``data_root``; empty:
+    ``<data root>/coco``) whose captions name only men or only women, with their first captions
+    and the occupation prompts. Returns ``(table, inputs)``: ``table`` has ``item_id`` and
+    ``group`` (``"female"``/``"male"``) per image; ``inputs`` maps ``"images"`` (manifest),
+    ``"captions"`` and ``"concepts"`` (:class:`TextSet`) for :func:`run_zoo`."""
+    manifest = load_coco_captions(data_root or None, unit="image")
     table = manifest.table[manifest.table["gender"].isin(("female", "male"))]
     if table.empty or table["gender"].nunique() < 2:
         raise ValueError("the COCO-style set has no images whose captions name a man and no "
                          "woman, or the reverse: group metrics need both groups")
     images = make_manifest(table.reset_index(drop=True), root=manifest.root,
                            name="coco-gendered", metadata=manifest.metadata)
-    model_ids = list(params.models) if params.checkpoint else select(params.models or
-                                                                      "scaling_laws")
     inputs = {"images": images, "captions": TextSet(tuple(images.table["caption"])),
               "concepts": TextSet(occupations("chuang2023-test"),
                                   templates=EVAL_DEFAULTS.templates)}
-    return model_ids, images.table[["item_id", "gender"]].rename(columns={"gender": "group"}), \
-        inputs, None, params.checkpoint or None
+    return images.table[["item_id", "gender"]].rename(columns={"gender": "group"}), inputs
+
+
+def _coco_inputs(params: Params):
+    from clipbias.zoo.selections import select
+
+    table, inputs = coco_inputs(params.data_root)
+    model_ids = list(params.models) if params.checkpoint else select(params.models or
+                                                                      "scaling_laws")
+    return model_ids, table, inputs, None, params.checkpoint or None
 
 
 def _embed(params: Params, progress: bool) -> tuple[list[str], Embedded]:
