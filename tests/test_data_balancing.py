@@ -127,8 +127,67 @@ def test_cached_id_matches_training():
     """The cache look-up computes the checkpoint key train_tiny_clip uses, for a switch job."""
     world = WorldConfig(size=64)
     weights = np.r_[np.ones(32), np.zeros(32)]
-    job = ("synthetic-vit-s", world, 5, weights, 0.5, 20, 11)
+    job = ("synthetic-vit-s", world, 5, weights, 0.5, 20, 11, (0, 10))
     assert data_balancing._cached_id(*job) is None
-    model_id = data_balancing._train_job(*job)
-    assert data_balancing._cached_id(*job) == model_id
+    ids = data_balancing._train_job(*job)
+    assert set(ids) == {0, 10, 20}
+    assert data_balancing._cached_id(*job) == ids
     assert data_balancing._cached_id(*job[:4], 0.0, *job[5:]) is None
+    assert data_balancing._cached_id(*job[:7], (0, 5)) is None  # a snapshot not saved
+
+
+def test_trace_steps():
+    params = data_balancing.Params(train_steps=150, trace_points=4, switch_points=(0.0, 0.1, 0.9))
+    expected = set()
+    for i in range(5):
+        expected.add(round(150 * i / 4))
+    expected |= {0, 15, 135}
+    assert data_balancing.trace_steps(params) == sorted(expected)
+    assert data_balancing.trace_steps(params)[-1] == 150
+
+
+def _lr_share(step: int, *, steps: int, warmup: int) -> float:
+    """Reference: linear warm-up over ``warmup`` steps, then half a cosine to 0."""
+    if step < warmup:
+        return (step + 1) / warmup
+    return 0.5 * (1 + math.cos(math.pi * (step - warmup) / (steps - warmup)))
+
+
+def test_trace_over_training():
+    """A tiny run: the trace's last step is the trained models' table, a switch run equals the
+    unbalanced run of its seed up to its switch step (the same weights, measured once), every
+    condition of a seed starts from the same weights, and the summary counts the seeds."""
+    params = data_balancing.Params(world_size=300, train_steps=24, model_seeds=2,
+                                   switch_points=(0.0, 0.9), with_proxies=False, trace_points=4,
+                                   per_cell=1, keep_rate=0.3, keep_rates=(0.3,), realised_draws=2)
+    res = data_balancing.run(params, progress=False)
+    trace = res.trace.set_index(["condition", "replicate", "step"])
+    steps = [0, 6, 12, 18, 22, 24]
+    assert sorted(set(res.trace["step"])) == steps
+    metrics = ["rep_bias", "assoc_bias", "zero_shot", "recall"]
+    final = trace.xs(24, level="step")[metrics]
+    models = res.models.set_index(["condition", "replicate"])[metrics]
+    pd.testing.assert_frame_equal(final.sort_index(), models.sort_index())
+    for r in range(2):
+        for step in steps:
+            un = trace.loc[("unbalanced", r, step)]
+            late = trace.loc[("balanced from 90%", r, step)]
+            assert (un["weights"] == late["weights"]) == (step <= 22)
+        assert trace.loc[("balanced", r, 0), "weights"] == trace.loc[("unbalanced", r, 0),
+                                                                     "weights"]
+    assert res.trace["weights"].nunique() == 3 * 2 * 6 - 2 * 2 - 2 * 4
+    summary = res.trace_summary
+    assert set(summary["n"]) == {2}
+    row = summary[(summary["condition"] == "balanced") & (summary["step"] == 6)
+                  & (summary["metric"] == "assoc_bias")].iloc[0]
+    values = trace.xs(("balanced", 6), level=("condition", "step"))["assoc_bias"]
+    assert row["mean"] == pytest.approx(values.mean())
+    glued = data_balancing.glue_values(res)
+    assert glued["late_switch_lr_share"] == pytest.approx(_lr_share(22, steps=24, warmup=20))
+    at_switch = trace.xs(("balanced from 90%", 22), level=("condition", "step"))
+    assert glued["assoc_bias_late_at_switch"] == pytest.approx(at_switch["assoc_bias"].mean())
+    assert glued["trace_models"] == 24
+    spec = charts.trace_chart(res.trace_summary).to_dict()
+    assert "facet" in spec and len(spec["spec"]["layer"]) == 3
+    with pytest.raises(ValueError, match="no rows"):
+        charts.trace_chart(res.trace_summary, metrics=("nothing",))

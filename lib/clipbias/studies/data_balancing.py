@@ -13,8 +13,11 @@ Steps (each random step has its own seed from :meth:`Params.seed_for`):
    statistics. A sweep of keep rates gives the largest satisfiable one.
 2. **Training.** Tiny CLIPs (``model_seeds`` seeds each, seed ``"model/<r>"``) on the unbalanced
    world; on the balanced subset from step ``round(switch * steps)`` on for every switch point
-   (0: balanced throughout); with proxies, balanced throughout. Checkpoints are cached.
-3. **Model bias and quality** on the shared evaluation set (``"evaluation"``):
+   (0: balanced throughout); with proxies, balanced throughout. Checkpoints are cached, and so
+   are the weights at ``trace_points + 1`` evenly spaced steps and at every switch step
+   (:func:`trace_steps`; the training loop's ``snapshots``).
+3. **Model bias and quality** on the shared evaluation set (``"evaluation"``) of every model at
+   every traced step (``"trace"``; the last step is the trained model, ``"models"``):
    representation bias on neutral scenes (share preferring group 0's prompt over group 1's;
    0.5 is unbiased), association bias on object-free figures (mean over concept pairs (a
    stereotyped for group 0, b for group 1) of P(prefer a | group 0) - P(prefer a | group 1)),
@@ -52,6 +55,7 @@ from clipbias.embed import cached_embed_images, cached_embed_texts
 from clipbias.interventions.balance import M4Result, m4, realised_statistics
 from clipbias.interventions.balance.sampler import draw_subset
 from clipbias.interventions.train import TrainConfig, TrainingData, train_tiny_clip
+from clipbias.interventions.train.loop import learning_rate, snapshot_key
 from clipbias.metrics import (
     association_bias,
     recall_at_k,
@@ -64,7 +68,7 @@ from clipbias.zoo import load
 from clipbias.zoo.synthetic.checkpoints import checkpoint_key, read_metadata
 
 __all__ = ["BENCHMARK_FILE", "PUBLISHED", "Params", "Result", "glue_values", "m4_seconds_10m",
-           "run"]
+           "run", "trace_steps"]
 
 #: The benchmark figures (``benchmarks/m4_bench.py --big 10000000`` writes key ``m4.big``).
 BENCHMARK_FILE = Path(__file__).resolve().parents[3] / "benchmarks" / "results.json"
@@ -97,6 +101,7 @@ class Params(StudyParams):
     train_steps: int = 150  # optimisation steps per model (batch 64)
     model_seeds: int = 3  # models per training condition
     switch_points: tuple[float, ...] = (0.0, 0.1, 0.9)  # fractions of training before balancing
+    trace_points: int = 10  # bias is also measured after every 1/trace_points of training
     with_proxies: bool = True  # also train on data balanced with the contexts as proxies
     per_cell: int = 20  # evaluation scenes per cell (the shared default)
     recall_k: int = 5  # list length of caption-to-image recall@k (the shared default)
@@ -113,7 +118,8 @@ class Params(StudyParams):
                 not 0.0 <= s < 1.0 for s in self.switch_points):
             raise ValueError("Params: switch_points must lie in [0, 1) and include 0.0 (balanced "
                              f"throughout), got {self.switch_points}")
-        for name in ("world_size", "train_steps", "model_seeds", "realised_draws", "per_cell"):
+        for name in ("world_size", "train_steps", "model_seeds", "realised_draws", "per_cell",
+                     "trace_points"):
             if getattr(self, name) < 1:
                 raise ValueError(f"Params: {name} must be >= 1, got {getattr(self, name)}")
         self.world()
@@ -133,6 +139,16 @@ class Params(StudyParams):
         return out + ([("proxies", 0.0)] if self.with_proxies else [])
 
 
+def trace_steps(params: Params) -> list[int]:
+    """Steps at which every model is measured: ``round(i / trace_points * train_steps)`` for
+    ``i = 0..trace_points`` and every switch step ``round(switch * train_steps)`` (before its
+    first balanced step), sorted, without repeats. The last is ``train_steps``: the trained model.
+    """
+    n, k = params.train_steps, params.trace_points
+    grid = {round(i * n / k) for i in range(k + 1)}
+    return sorted(grid | {round(s * n) for s in params.switch_points})
+
+
 @dataclass(frozen=True)
 class Result:
     """What :func:`run` computed."""
@@ -145,6 +161,8 @@ class Result:
     keep_sweep: pd.DataFrame  # keep_rate, feasible, violation, objective, status
     subset_sizes: dict  # data -> rows of the drawn training subset
     models: pd.DataFrame  # per model: data, switch, seed, model_id, metrics
+    trace: pd.DataFrame  # per model and traced step: condition, replicate, step, metrics
+    trace_summary: pd.DataFrame  # per condition, step and metric: n, mean, ci_low, ci_high
     pair_gaps: pd.DataFrame  # per model and concept pair: data, switch, replicate, a, b, gap
     summary: pd.DataFrame  # per condition and metric: n, mean, ci_low, ci_high
     wilcoxon: dict  # statistic, p, n, min_p
@@ -205,37 +223,46 @@ def _keep_sweep(params: Params, world: World, *, progress: bool) -> pd.DataFrame
 
 
 def _train_job(arch: str, world: WorldConfig, world_seed: int, weights: np.ndarray | None,
-               switch: float, steps: int, seed: int) -> str:
-    """Train (or fetch) one model with one torch thread; return its model id."""
+               switch: float, steps: int, seed: int, snapshots: tuple[int, ...] = ()
+               ) -> dict[int, str]:
+    """Train (or fetch) one model with one torch thread; return ``{step: model id}`` of its
+    ``snapshots`` and of its final weights (step ``steps``)."""
     torch.set_num_threads(1)
     base = TrainingData(world, world_seed=world_seed)
+    kwargs = {"train": TrainConfig(steps=steps), "seed": seed, "snapshots": snapshots}
     if weights is None:
-        run_ = train_tiny_clip(arch, base, train=TrainConfig(steps=steps), seed=seed)
+        run_ = train_tiny_clip(arch, base, **kwargs)
     elif switch == 0.0:
         run_ = train_tiny_clip(arch, TrainingData(world, world_seed=world_seed, weights=weights),
-                               train=TrainConfig(steps=steps), seed=seed)
+                               **kwargs)
     else:
-        run_ = train_tiny_clip(arch, base, train=TrainConfig(steps=steps), seed=seed,
-                               switch_to=TrainingData(world, world_seed=world_seed,
-                                                      weights=weights), switch_at=switch)
-    return run_.model_id
+        run_ = train_tiny_clip(arch, base, switch_to=TrainingData(world, world_seed=world_seed,
+                                                                  weights=weights),
+                               switch_at=switch, **kwargs)
+    return {**run_.snapshots, steps: run_.model_id}
 
 
 def _cached_id(arch: str, world: WorldConfig, world_seed: int, weights: np.ndarray | None,
-               switch: float, steps: int, seed: int) -> str | None:
-    """The model id of a :func:`_train_job` request whose checkpoint is cached, else None."""
+               switch: float, steps: int, seed: int, snapshots: tuple[int, ...] = ()
+               ) -> dict[int, str] | None:
+    """What :func:`_train_job` returns when the checkpoint and every snapshot are cached, else
+    None."""
     base = TrainingData(world, world_seed=world_seed).key()
     if weights is None:
         phases = [(base, 0.0)]
     else:
         balanced = TrainingData(world, world_seed=world_seed, weights=weights).key()
         phases = [(balanced, 0.0)] if switch == 0.0 else [(base, 0.0), (balanced, switch)]
-    meta = read_metadata(checkpoint_key(arch, phases, TrainConfig(steps=steps), seed=seed))
-    return None if meta is None else str(meta["model_id"])
+    key = checkpoint_key(arch, phases, TrainConfig(steps=steps), seed=seed)
+    metas = {t: read_metadata(snapshot_key(key, t)) for t in snapshots}
+    metas[steps] = read_metadata(key)
+    if any(m is None for m in metas.values()):
+        return None
+    return {t: str(m["model_id"]) for t, m in metas.items()}
 
 
-def _train_all(jobs: list[tuple], *, progress: bool) -> list[str]:
-    """Model ids of ``jobs`` (arguments of :func:`_train_job`), in order. Cached checkpoints are
+def _train_all(jobs: list[tuple], *, progress: bool) -> list[dict[int, str]]:
+    """``{step: model id}`` of ``jobs`` (arguments of :func:`_train_job`), in order. Cached checkpoints are
     read; the rest train one process per core (spawned, one torch thread each; no process
     starts when every model is cached or one core is there)."""
     ids = [_cached_id(*job) for job in jobs]
@@ -259,7 +286,7 @@ def _train_all(jobs: list[tuple], *, progress: bool) -> list[str]:
                 for future in as_completed(futures):
                     ids[futures[future]] = future.result()
                     bar.update()
-    return [str(i) for i in ids]
+    return ids
 
 
 def _embed(model, items) -> np.ndarray:
@@ -311,14 +338,15 @@ def _label(data: str, switch: float) -> str:
     return data if data != "balanced" or switch == 0.0 else f"balanced from {switch:.0%}"
 
 
-def _summary(models: pd.DataFrame) -> pd.DataFrame:
+def _summary(models: pd.DataFrame, by: tuple[str, ...] = ("condition", "data", "switch")
+             ) -> pd.DataFrame:
+    """Mean over replicates and its t interval per group of ``by`` and metric."""
     rows = []
-    for (label, data, switch), part in models.groupby(["condition", "data", "switch"],
-                                                      sort=False):
+    for keys, part in models.groupby(list(by), sort=False):
         for metric in _METRICS:
             mean, low, high = _interval(part[metric].to_numpy())
-            rows.append({"condition": label, "data": data, "switch": switch, "metric": metric,
-                         "n": len(part), "mean": mean, "ci_low": low, "ci_high": high})
+            rows.append({**dict(zip(by, keys, strict=True)), "metric": metric, "n": len(part),
+                         "mean": mean, "ci_low": low, "ci_high": high})
     return pd.DataFrame(rows)
 
 
@@ -389,6 +417,31 @@ def m4_seconds_10m(path: Path = BENCHMARK_FILE) -> tuple[float, bool]:
     return float(big.get("stopped_after_wall_s", float("nan"))), False
 
 
+def _measure_all(params: Params, config: WorldConfig, rows: list[dict],
+                 ids: list[dict[int, str]], *, progress: bool) -> tuple[pd.DataFrame, list[dict]]:
+    """Metrics of every model (``rows``, one per training job) at every traced step, and the
+    association gap of every concept pair of the trained models. Weights measured once: a
+    snapshot whose weights digest was measured already (the initial weights of one seed, the
+    steps a switch run shares with the unbalanced run) reuses those metrics."""
+    eval_seed = params.seed_for("evaluation")
+    done: dict[str, tuple[dict, list[dict]]] = {}
+    trace, pair_rows = [], []
+    todo = [(row, step, model_id) for row, snaps in zip(rows, ids, strict=True)
+            for step, model_id in sorted(snaps.items())]
+    for row, step, model_id in progress_bar(todo, desc="measure models", disable=not progress):
+        model = load(model_id)
+        if model.weights_digest not in done:
+            done[model.weights_digest] = measure(model, config, per_cell=params.per_cell,
+                                                 seed=eval_seed, recall_k=params.recall_k)
+        metrics, pairs = done[model.weights_digest]
+        trace.append({**row, "step": step, "fraction": step / params.train_steps,
+                      "model_id": model_id, "weights": model.weights_digest, **metrics})
+        if step == params.train_steps:
+            pair_rows += [{"condition": row["condition"], "replicate": row["replicate"], **p}
+                          for p in pairs]
+    return pd.DataFrame(trace), pair_rows
+
+
 def run(params: Params, *, progress: bool = True) -> Result:
     """Balance the training world, train the models of every condition, measure them."""
     if not isinstance(params, Params):
@@ -411,24 +464,18 @@ def run(params: Params, *, progress: bool = True) -> Result:
         mask[idx] = 1.0
         masks[name] = mask
     jobs, rows = [], []
+    steps = trace_steps(params)
     for data, switch in params.conditions():
         for r in range(params.model_seeds):
             seed = params.seed_for(f"model/{r}")
             jobs.append((params.arch, config, world_seed, masks.get(data), switch,
-                         params.train_steps, seed))
+                         params.train_steps, seed, tuple(steps[:-1])))
             rows.append({"condition": _label(data, switch), "data": data, "switch": switch,
                          "replicate": r, "seed": seed})
     ids = _train_all(jobs, progress=progress)
-    eval_seed = params.seed_for("evaluation")
-    pair_rows = []
-    for row, model_id in progress_bar(list(zip(rows, ids, strict=True)), desc="measure models",
-                                      disable=not progress):
-        model = load(model_id)
-        metrics, pairs = measure(model, config, per_cell=params.per_cell, seed=eval_seed,
-                                 recall_k=params.recall_k)
-        row.update(model_id=model_id, **metrics)
-        pair_rows += [{**{k: row[k] for k in ("condition", "replicate")}, **p} for p in pairs]
-    models = pd.DataFrame(rows)
+    trace, pair_rows = _measure_all(params, config, rows, ids, progress=progress)
+    final = trace[trace["step"] == params.train_steps]
+    models = final.drop(columns=["step", "fraction"]).reset_index(drop=True)
     pair_gaps = pd.DataFrame(pair_rows)
     un = pair_gaps[pair_gaps["condition"] == "unbalanced"]["gap"].to_numpy()
     ba = pair_gaps[pair_gaps["condition"] == "balanced"]["gap"].to_numpy()
@@ -440,14 +487,16 @@ def run(params: Params, *, progress: bool = True) -> Result:
         data_bias=_data_bias(params, world, plain),
         keep_sweep=_keep_sweep(params, world, progress=progress),
         subset_sizes={k: len(v) for k, v in weights.items()},
-        models=models, pair_gaps=pair_gaps, summary=_summary(models),
+        models=models, trace=trace,
+        trace_summary=_summary(trace, by=("condition", "data", "switch", "step", "fraction")),
+        pair_gaps=pair_gaps, summary=_summary(models),
         wilcoxon={"statistic": float(test.statistic) if test else np.nan,
                   "p": float(test.pvalue) if test else 1.0, "n": n,
                   "min_p": float(0.5 ** n) if n else 1.0},
         findings=_findings(params, models), m4_seconds_10m=m4_seconds_10m())
 
 
-def glue_values(result: Result) -> dict[str, float | int]:
+def glue_values(result: Result) -> dict[str, float | int | str]:
     """Every number the chapter's prose cites, by glue key.
 
     - ``violation_before_max``, ``violation_after_max``: largest excess of a statistic over its
@@ -469,6 +518,16 @@ def glue_values(result: Result) -> dict[str, float | int]:
       of the pair gaps (unbalanced > balanced), its number of non-zero pairs and the smallest p
       it allows;
     - ``model_seeds``, ``n_models``, ``train_steps``, ``late_switch``;
+    - over training (:func:`trace_steps`): ``trace_points``, ``trace_models`` (distinct weights
+      measured: conditions share the initial weights and a switch run the unbalanced run's
+      steps before its switch); ``assoc_bias_late_at_switch``, ``rep_bias_late_at_switch``: means over seeds
+      of the models balanced from the latest switch point, measured at that step (before any
+      balanced data); ``late_switch_lr_share``: the learning rate at the latest switch step
+      over its peak (the cosine schedule); ``late_effect_share``: ``(AB_unbalanced - AB_late) /
+      (AB_unbalanced - AB_balanced)`` of the trained models, the part of balancing
+      throughout's reduction of association bias that balancing late achieves (nan when
+      balancing throughout reduces nothing); ``late_switch_changes``: the word ``"little"``
+      when that share is below 1/3, else ``"a substantial part"``;
     - ``m4_seconds_10m``: benchmark wall seconds of M4 on 10 million rows (a lower bound when
       the run did not finish; nan if not measured); ``m4_10m_finished``: 1 if it finished.
     """
@@ -477,7 +536,7 @@ def glue_values(result: Result) -> dict[str, float | int]:
     late = _label("balanced", max(p.switch_points))
     names = {"unbalanced": "unbalanced", "balanced": "balanced", "proxies": "proxies",
              "late": late}
-    out: dict[str, float | int] = {
+    out: dict[str, float | int | str] = {
         "violation_before_max": res.balance.violation_before,
         "violation_after_max": res.balance.violation_after,
         "violation_proxies_after": res.balance_proxies.violation_after,
@@ -493,6 +552,14 @@ def glue_values(result: Result) -> dict[str, float | int]:
         "late_switch": float(max(p.switch_points)),
         "m4_seconds_10m": res.m4_seconds_10m[0], "m4_10m_finished": int(res.m4_seconds_10m[1]),
     }
+    n_steps, late_step = p.train_steps, round(max(p.switch_points) * p.train_steps)
+    trace = res.trace_summary.set_index(["condition", "step", "metric"])
+    for metric in ("assoc_bias", "rep_bias"):
+        out[f"{metric}_late_at_switch"] = float(trace.loc[(late, late_step, metric), "mean"])
+    cfg = TrainConfig(steps=n_steps)
+    out["late_switch_lr_share"] = learning_rate(late_step, cfg) / cfg.lr
+    out["trace_points"] = p.trace_points
+    out["trace_models"] = int(res.trace["weights"].nunique())
     feasible = res.keep_sweep[res.keep_sweep["feasible"]]["keep_rate"]
     out["max_feasible_keep_rate"] = float(feasible.max()) if len(feasible) else float("nan")
     for metric, key in (("assoc_bias", "assoc_bias"), ("rep_bias", "rep_bias"),
@@ -503,4 +570,9 @@ def glue_values(result: Result) -> dict[str, float | int]:
     for cond in ("unbalanced", "balanced"):
         out[f"assoc_bias_{cond}_low"] = float(summ.loc[(cond, "assoc_bias"), "ci_low"])
         out[f"assoc_bias_{cond}_high"] = float(summ.loc[(cond, "assoc_bias"), "ci_high"])
+    reduction = out["assoc_bias_unbalanced"] - out["assoc_bias_balanced"]
+    share = (out["assoc_bias_unbalanced"] - out["assoc_bias_late"]) / reduction \
+        if reduction != 0 else float("nan")
+    out["late_effect_share"] = float(share)
+    out["late_switch_changes"] = "little" if share < 1 / 3 else "a substantial part"
     return out

@@ -1,5 +1,5 @@
 """Charts of the data-balancing chapter: data bias before and after M4, the keep-rate trade-off,
-model bias by switch point and quality against bias. Tidy tables from
+model bias by switch point, bias over training and quality against bias. Tidy tables from
 :mod:`clipbias.studies.data_balancing` in, altair out; every chart takes the container's width."""
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ import pandas as pd
 
 from clipbias.viz._tables import require_columns
 
-__all__ = ["data_bias_chart", "keep_rate_chart", "quality_bias_chart", "switch_chart"]
+__all__ = ["data_bias_chart", "keep_rate_chart", "quality_bias_chart", "switch_chart",
+           "trace_chart"]
 
 _METRIC_TITLES = {"rep_bias": "representation bias (share preferring group 0; 0.5 = none)",
                   "assoc_bias": "association bias (preference gap between groups)",
@@ -89,3 +90,34 @@ def quality_bias_chart(models: pd.DataFrame, *, quality: str = "zero_shot",
         tooltip=["condition:N", "replicate:Q", alt.Tooltip(f"{quality}:Q", format=".3f"),
                  alt.Tooltip(f"{bias}:Q", format=".3f")],
     ).properties(width="container", title=title)
+
+
+def trace_chart(trace_summary: pd.DataFrame, *,
+                metrics: tuple[str, ...] = ("rep_bias", "assoc_bias", "zero_shot"),
+                title: str = "") -> alt.FacetChart:
+    """Each metric against the training step, one line per training condition (mean over seeds)
+    with its interval as a band, one panel per metric; a dashed rule marks each condition's
+    switch step. ``trace_summary``: rows ``condition, switch, step, fraction, metric, mean,
+    ci_low, ci_high`` (conditions in run order)."""
+    require_columns(trace_summary, ["condition", "switch", "step", "fraction", "metric", "mean",
+                                    "ci_low", "ci_high"], what="trace_summary")
+    data = trace_summary[trace_summary["metric"].isin(metrics)].copy()
+    if data.empty:
+        raise ValueError(f"trace_summary has no rows for metrics {metrics}")
+    data["measure"] = data["metric"].map(_METRIC_TITLES).fillna(data["metric"])
+    order = list(dict.fromkeys(data["condition"]))
+    x = alt.X("fraction:Q", title="share of training steps done", axis=alt.Axis(format="%"))
+    color = alt.Color("condition:N", title=None, sort=order)
+    band = alt.Chart().mark_area(opacity=0.15).encode(
+        x=x, y=alt.Y("ci_low:Q", title=None, scale=alt.Scale(zero=False)), y2="ci_high:Q",
+        color=color)
+    line = alt.Chart().mark_line(point=True).encode(
+        x=x, y="mean:Q", color=color,
+        tooltip=["condition:N", "step:Q", alt.Tooltip("mean:Q", format=".3f"),
+                 alt.Tooltip("ci_low:Q", format=".3f"), alt.Tooltip("ci_high:Q", format=".3f")])
+    rules = alt.Chart().transform_filter("datum.switch > 0").mark_rule(
+        strokeDash=[4, 3]).encode(x="switch:Q", color=color)
+    return alt.layer(band, line, rules, data=data).properties(width="container").facet(
+        row=alt.Row("measure:N", title=None, sort=[_METRIC_TITLES.get(m, m) for m in metrics],
+                    header=alt.Header(labelAngle=0, labelAlign="left", labelOrient="top")),
+    ).resolve_scale(y="independent").properties(title=title)
