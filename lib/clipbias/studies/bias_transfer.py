@@ -6,7 +6,10 @@ choice seeded from ``Params.seed``):
 
 1. ``pretraining``: the global bias of every model of the synthetic zoo ``zoo`` on the shared
    balanced evaluation set (recall-KL@k, MaxSkew@k, NDKL@k;
-   :func:`clipbias.metrics.subsets.global_bias`), attribute ``group``;
+   :func:`clipbias.metrics.subsets.global_bias`), attribute ``group``, and the EAT effect size d
+   of the synthetic battery's ``Concept`` tests (the planted group-concept association; stimuli
+   of :func:`clipbias.data.synthetic.eat_specs`, seed step ``"stimuli"``, the zoo chapter's), one
+   metric ``eat_<order>`` per modality order (the mean d over the order's tests);
 2. ``adapt``: every model adapted on one downstream training world (downstream-data bias
    ``transfer_bias``, objects drawn with probability ``visibility``;
    :mod:`clipbias.interventions.adapt.tasks`): a linear probe for concept classification and a
@@ -25,6 +28,21 @@ choice seeded from ``Params.seed``):
    associations of their datasets) adapted on downstream worlds at each of ``grid_levels`` with
    ``grid_seeds`` replicates; downstream bias regressed on both planted levels (OLS, bootstrap
    over runs; :func:`clipbias.interventions.adapt.ols_bootstrap`).
+
+``source="real"`` runs steps 1-4 on open_clip models (``models``, default the 29 scaling-law
+CLIPs; ``checkpoints`` for local weights) and real data under ``data_root``: pretraining bias is
+the global metrics of the global-vs-local study on its COCO-style set
+(:func:`clipbias.studies.global_vs_local.coco_inputs`, attribute ``gender``) and the EAT d of the
+battery's ``Gender`` tests on the iEAT/OASIS stimuli (:func:`clipbias.data.battery.battery`; tests
+whose images are absent are left out); classification is a linear probe of FairFace's ``label``
+(train split) measured on FairFace val, bias ``error_gap`` = |accuracy(female) - accuracy(male)|;
+retrieval is a projector into ``text_model``'s caption space trained on one half of the COCO
+images (seed step ``"real/coco-split"``) and measured on the other half, bias ``recall_gap`` =
+|recall@k(female) - recall@k(male)| and ``gender_word_skew`` (share of retrieved captions naming
+only men minus the share naming only women, each in excess of the caption pool's share). The
+convergence step compares the COCO test images' raw embeddings and projector outputs. Full
+fine-tuning and the causal grid plant their levels in the synthetic world, so they do not run on
+real data (empty tables, NaN glue values).
 """
 
 from __future__ import annotations
@@ -33,9 +51,16 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import torch
 
+from clipbias.data.adapters import load_fairface
+from clipbias.data.adapters.coco import caption_gender
+from clipbias.data.battery import battery as real_battery
+from clipbias.data.stimulus import ORDERS, EATSpec
 from clipbias.data.synthetic import (
+    PRETRAINING_DATASETS,
     WorldConfig,
+    eat_specs,
     generate_world,
     pretraining_dataset,
     world_manifest,
@@ -57,6 +82,7 @@ from clipbias.interventions.adapt import (
     stereotype_skew,
 )
 from clipbias.interventions.train import TrainingData, train_synthetic_zoo
+from clipbias.metrics.eat import effect_size
 from clipbias.metrics.multiplicity import holm
 from clipbias.metrics.retrieval import recall_at_k, top_k_indices
 from clipbias.metrics.similarity import pairwise_linear_cka, pairwise_mutual_knn
@@ -64,12 +90,25 @@ from clipbias.metrics.stats import correlation
 from clipbias.metrics.subsets import METRICS, global_bias
 from clipbias.progress import progress as progress_bar
 from clipbias.studies._contract import StudyParams
+from clipbias.studies.global_vs_local import coco_inputs
+from clipbias.studies.zoo_intrinsic_bias import _device, _embed_model, _Loader, _records
 from clipbias.threads import one_thread
+from clipbias.zoo import load, select
 
-__all__ = ["MEASURES", "STAGES", "Params", "Result", "check_same_inputs", "glue_values", "run"]
+__all__ = ["EAT_METRICS", "MEASURES", "PRETRAINING_METRICS", "REAL_TASK_METRICS", "SOURCES",
+           "STAGES", "Params", "Result", "check_same_inputs", "glue_values", "run"]
 
-#: Pretraining bias metrics (the global metrics of the global-vs-local study).
-PRETRAINING_METRICS: tuple[str, ...] = METRICS
+#: EAT pretraining metrics: the mean effect size d of the relevant battery tests per order.
+EAT_METRICS: tuple[str, ...] = tuple(f"eat_{order}" for order in ORDERS)
+#: Pretraining bias metrics (the global metrics of the global-vs-local study, then the EATs).
+PRETRAINING_METRICS: tuple[str, ...] = METRICS + EAT_METRICS
+#: Data sources: the synthetic zoo and worlds, or open_clip models on FairFace / COCO.
+SOURCES: tuple[str, ...] = ("synthetic", "real")
+#: Downstream bias metrics of each task on real data (module docstring).
+REAL_TASK_METRICS: dict[str, tuple[str, ...]] = {
+    "classification": ("error_gap",),
+    "retrieval": ("recall_gap", "gender_word_skew"),
+}
 #: Representation similarity measures.
 MEASURES: tuple[str, ...] = ("cka", "mknn")
 #: Representations compared: raw image embeddings, projector outputs, shuffled-target projector
@@ -77,6 +116,11 @@ MEASURES: tuple[str, ...] = ("cka", "mknn")
 STAGES: tuple[str, ...] = ("before", "projector", "control", "finetune_before", "finetune_after")
 _ZOOS = ("ci", "default")
 _ATTRIBUTE = "group"
+_REAL_ATTRIBUTE = "gender"
+_REAL_LABELS = ("age", "race")
+#: The battery category whose tests match the planted association (synthetic) or the downstream
+#: attribute (real).
+_EAT_CATEGORY = {"synthetic": "Concept", "real": "Gender"}
 
 
 @dataclass(frozen=True)
@@ -105,17 +149,42 @@ class Params(StudyParams):
     grid_seeds: int = 2  # replicates (downstream world and head seeds) per grid cell
     grid_tasks: tuple[str, ...] = ("classification",)  # tasks run on the causal grid
     downstream_table: str = ""  # CSV of user-measured downstream bias (replaces step 2's values)
+    n_images: int = 24  # images per synthetic EAT image stimulus set (the zoo chapter's)
+    source: str = "synthetic"  # "synthetic" (zoo, synthetic worlds) or "real" (FairFace, COCO)
+    models: tuple[str, ...] = ()  # real: model ids "ARCH/TAG"; empty: the 29 scaling-law CLIPs
+    checkpoints: tuple[str, ...] = ()  # real: weights of your own models, "ARCH/TAG=path"
+    data_root: str = ""  # real: folder of fairface/, coco/, ieat/, oasis/; empty: CLIPBIAS_DATA
+    label: str = "age"  # real: the FairFace label the probe predicts, "age" or "race"
+    device: str = "auto"  # real: "auto" (CUDA when present), "cpu" or "cuda"
 
     def validate(self) -> None:
         """Check the fields; messages say what to change."""
+        if self.source not in SOURCES:
+            raise ValueError(f"Params: source must be one of {SOURCES}, got {self.source!r}")
         if self.zoo not in _ZOOS:
             raise ValueError(f"Params: zoo must be one of {_ZOOS}, got {self.zoo!r}")
+        if self.label not in _REAL_LABELS:
+            raise ValueError(f"Params: label must be one of {_REAL_LABELS} (a FairFace label), "
+                             f"got {self.label!r}")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"Params: device must be 'auto', 'cpu' or 'cuda', got "
+                             f"{self.device!r}")
+        for item in self.checkpoints:
+            mid, sep, path = item.partition("=")
+            if not sep or "/" not in mid or not path:
+                raise ValueError(f"Params: checkpoints entries read 'ARCH/TAG=path', got {item!r}")
+        if self.source == "synthetic" and (self.models or self.checkpoints):
+            raise ValueError("Params: models and checkpoints apply to source='real'; the "
+                             "synthetic source runs the zoo named by zoo")
+        if self.n_images < 2:
+            raise ValueError(f"Params: n_images must be >= 2, got {self.n_images}")
         for name in ("tasks", "grid_tasks"):
             bad = [t for t in getattr(self, name) if t not in TASKS]
             if bad or not getattr(self, name):
                 raise ValueError(f"Params: {name} must be a non-empty list of tasks from "
                                  f"{TASKS}; unknown: {bad}")
-        known = [m for t in self.tasks for m in TASK_METRICS[t]]
+        metrics = TASK_METRICS if self.source == "synthetic" else REAL_TASK_METRICS
+        known = [m for t in self.tasks for m in metrics[t]]
         bad = [m for m in self.metrics if m not in known]
         if bad:
             raise ValueError(f"Params: unknown downstream metric(s) {bad} for tasks "
@@ -141,6 +210,8 @@ class Params(StudyParams):
                 any(not 0.0 <= v <= 1.0 for v in levels):
             raise ValueError("Params: grid_levels needs at least three distinct values in "
                              f"[0, 1], got {levels!r}")
+        if self.source == "real":
+            return  # the set sizes are known once the data are read (checked in the run)
         n_test = evaluation_size(WorldConfig(), per_cell=self.test_per_cell)
         if self.recall_k >= n_test or self.knn_k >= n_test:
             raise ValueError(f"Params: recall_k and knn_k must be below the test set size "
@@ -249,6 +320,34 @@ def _pretraining(params: Params, models: list[str], emb: dict, worlds: _Worlds,
                                                  "planted"]]
 
 
+def _eat(params: Params, models: list[str], specs: list[EATSpec], loader, attribute: str,
+         planted: dict[str, float], progress: bool) -> pd.DataFrame:
+    """EAT effect size d of every model on ``specs`` (stimuli embedded through the store, one
+    load per model), averaged over the tests of one order: rows ``model, metric (eat_<order>),
+    attribute, value, planted``."""
+    device = _device(params.device)
+    rows = []
+    with torch.no_grad():
+        for m in progress_bar(models, desc="EAT", unit="model", disable=not progress):
+            emb = _embed_model(loader(m, device=device), specs, device)
+            for spec, rec in zip(specs, _records(m, specs, emb), strict=True):
+                rows.append({"model": m, "metric": f"eat_{spec.order}",
+                             "value": effect_size(rec.x, rec.y, rec.a, rec.b)})
+    table = pd.DataFrame(rows).groupby(["model", "metric"], sort=False)["value"].mean()
+    table = table.reset_index()
+    return table.assign(attribute=attribute, planted=table["model"].map(planted))[
+        ["model", "metric", "attribute", "value", "planted"]]
+
+
+def _synthetic_specs(params: Params) -> list[EATSpec]:
+    """The synthetic battery's tests of the planted association (every zoo dataset shares one
+    assignment, so any dataset's config gives the same tests; the zoo chapter's stimuli)."""
+    config = next(iter(PRETRAINING_DATASETS.values())).config
+    return [s for s in eat_specs(config, seed=params.seed_for("stimuli"),
+                                 n_images=params.n_images)
+            if s.category == _EAT_CATEGORY["synthetic"]]
+
+
 def _adapt(params: Params, task: str, features: np.ndarray, world, test_features: np.ndarray,
            text: dict, test, seed: int, outputs: dict | None = None) -> list[dict]:
     """Adapt one model's frozen features for ``task`` on a training world and measure its
@@ -317,8 +416,9 @@ def _user_downstream(params: Params, models: list[str]) -> pd.DataFrame:
 
 def _transfer(params: Params, pre: pd.DataFrame, down: pd.DataFrame) -> pd.DataFrame:
     rows = []
+    present = [pm for pm in PRETRAINING_METRICS if pm in set(pre["metric"])]
     for (task, metric, attribute), part in down.groupby(["task", "metric", "attribute"]):
-        for pm in PRETRAINING_METRICS:
+        for pm in present:
             p = pre[(pre["metric"] == pm) & (pre["attribute"] == attribute)]
             merged = part.merge(p[["model", "value"]], on="model", suffixes=("", "_pre"))
             base = {"pretraining_metric": pm, "task": task, "metric": metric,
@@ -382,27 +482,29 @@ def _finetune(params: Params, grid_models: list[str], worlds: _Worlds, progress:
                                                       "loss_last"])
 
 
-def _convergence(params: Params, models: list[str], emb: dict, worlds: _Worlds,
-                 text_model: str, chosen: list[str], tuned: list[str], tuned_emb: dict,
-                 projected: dict[str, np.ndarray]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    key = (float(params.transfer_bias), 0)
-    text = _text(emb, text_model, key)
+def _convergence(params: Params, models: list[str], test: dict[str, np.ndarray],
+                 train: dict[str, np.ndarray], targets: np.ndarray, chosen: list[str],
+                 tuned: list[str], tuned_emb: dict, projected: dict[str, np.ndarray]
+                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Pairwise similarity of what each model's downstream head consumes on the same test
+    inputs: ``test[m]`` (n, d_m) raw image embeddings; projectors fitted on ``train[m]`` to
+    ``targets`` (and to shuffled targets, the control); the fine-tuned towers."""
     rng_targets = np.random.default_rng(params.seed_for("control/shuffle"))
-    shuffled = text["targets"][rng_targets.permutation(text["targets"].shape[0])]
+    shuffled = targets[rng_targets.permutation(targets.shape[0])]
     reps: dict[str, tuple[list[str], list[np.ndarray]]] = {
-        "before": (models, [emb[m]["test"] for m in models])}
-    for stage, targets in (("projector", text["targets"]), ("control", shuffled)):
+        "before": (models, [test[m] for m in models])}
+    for stage, goal in (("projector", targets), ("control", shuffled)):
         outs = []
         for m in models:
             if stage == "projector" and m in projected:  # the transfer step's projector
                 outs.append(projected[m])
                 continue
-            proj = fit_projector(emb[m][_world_name(key)], targets, hidden=params.probe_hidden,
+            proj = fit_projector(train[m], goal, hidden=params.probe_hidden,
                                  epochs=params.epochs, seed=params.seed_for(f"adapt/retrieval/{m}"))
-            outs.append(proj.transform(emb[m]["test"]).astype(np.float64))
+            outs.append(proj.transform(test[m]).astype(np.float64))
         reps[stage] = (models, outs)
     if tuned:
-        reps["finetune_before"] = (chosen, [emb[m]["test"] for m in chosen])
+        reps["finetune_before"] = (chosen, [test[m] for m in chosen])
         reps["finetune_after"] = (chosen, [tuned_emb[t] for t in tuned])
     rows, summary = [], []
     for stage, (ids, xs) in reps.items():
@@ -456,6 +558,8 @@ def run(params: Params, *, progress: bool = True) -> Result:
         raise ValueError(f"run expects bias_transfer.Params, got {type(params).__name__}; "
                          "build it with Params(...) or params_from(Params, globals())")
     with one_thread():
+        if params.source == "real":
+            return _run_real(params, progress=progress)
         return _run(params, progress=progress)
 
 
@@ -477,7 +581,9 @@ def _run(params: Params, *, progress: bool) -> Result:
     planted = _planted(models)
     worlds = _worlds(params)
     emb = _embed(params, models, grid_models, text_model, worlds, progress)
-    pre = _pretraining(params, models, emb, worlds, planted)
+    pre = pd.concat([_pretraining(params, models, emb, worlds, planted),
+                     _eat(params, models, _synthetic_specs(params), load, _ATTRIBUTE, planted,
+                          progress)], ignore_index=True)
     projected: dict[str, np.ndarray] = {}
     if params.downstream_table:
         down = _user_downstream(params, models)
@@ -493,12 +599,162 @@ def _run(params: Params, *, progress: bool) -> Result:
         check_same_inputs({t: ft[t, "test"].item_ids for t in tuned}
                           | {m: worlds.test.table()["item_id"] for m in chosen[:1]})
         tuned_emb = {t: np.asarray(ft[t, "test"].embeddings, dtype=np.float64) for t in tuned}
-    similarity, convergence = _convergence(params, models, emb, worlds, text_model, chosen,
-                                           tuned, tuned_emb, projected)
+    key = (float(params.transfer_bias), 0)
+    similarity, convergence = _convergence(
+        params, models, {m: emb[m]["test"] for m in models},
+        {m: emb[m][_world_name(key)] for m in models}, _text(emb, text_model, key)["targets"],
+        chosen, tuned, tuned_emb, projected)
     grid, regression = _grid(params, grid_models, emb, worlds, text_model, planted, progress)
     return Result(params=params, models=tuple(models), pretraining=pre, downstream=down,
                   transfer=transfer, similarity=similarity, convergence=convergence,
                   finetuned=finetuned, grid=grid, regression=regression)
+
+
+# --- the real-data path -------------------------------------------------------------------------
+
+_WORD_GENDERS = ("female", "male", "both", "none")  # caption_gender labels, coded 0..3
+_EMPTY = {"finetuned": ["model", "finetuned_id", "loss_first", "loss_last"],
+          "grid": ["model", "pretraining_level", "downstream_level", "replicate", "task",
+                   "metric", "accuracy", "value"],
+          "regression": ["task", "metric", "term", "estimate", "ci_low", "ci_high", "n_runs"]}
+
+
+@dataclass(frozen=True, eq=False)
+class _RealData:
+    inputs: dict  # run_zoo inputs: COCO images, captions, concepts; FairFace train and val
+    coco_groups: np.ndarray  # (n,) "female"/"male" of each COCO image
+    coco_words: np.ndarray  # (n,) caption_gender code of each image's caption
+    train: pd.DataFrame  # FairFace train rows (gender, label)
+    val: pd.DataFrame  # FairFace val rows
+
+
+def _real_data(params: Params) -> _RealData:
+    """The real inputs (missing folders raise DatasetNotFoundError saying what to fetch)."""
+    root = params.data_root
+    fairface = load_fairface(f"{root}/fairface" if root else None)
+    table = fairface.table
+    both = table["gender"].isin(("female", "male")).to_numpy()
+    train = fairface.subset(both & (table["split"] == "train").to_numpy())
+    val = fairface.subset(both & (table["split"] == "val").to_numpy())
+    for name, part in (("train", train), ("val", val)):
+        if part.table["gender"].nunique() < 2:
+            raise ValueError(f"FairFace {name} needs faces of both genders, got "
+                             f"{part.table['gender'].unique().tolist()}")
+    if train.table[params.label].nunique() < 2:
+        raise ValueError(f"FairFace train has fewer than two {params.label!r} classes")
+    coco_table, coco = coco_inputs(f"{root}/coco" if root else "")
+    words = [_WORD_GENDERS.index(caption_gender(c)) for c in coco["captions"].texts]
+    inputs = {"evaluation": coco["images"], "captions": coco["captions"],
+              "concepts": coco["concepts"], "fairface_train": train, "fairface_val": val}
+    return _RealData(inputs, coco_table["group"].to_numpy(), np.asarray(words), train.table,
+                     val.table)
+
+
+def _split_coco(params: Params, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Train and test rows of the COCO images: half of each gender's images (rounded down) to
+    the test side, drawn without replacement (seeded), so both sides hold both genders."""
+    rng = np.random.default_rng(params.seed_for("real/coco-split"))
+    test = np.concatenate([rng.permutation(np.flatnonzero(groups == g))[:(groups == g).sum() // 2]
+                           for g in np.unique(groups)])
+    return np.setdiff1d(np.arange(len(groups)), test), np.sort(test)
+
+
+def _real_downstream(params: Params, models: list[str], emb: dict, data: _RealData,
+                     text_model: str, progress: bool
+                     ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """Downstream bias of every model on real data (module docstring) and its retrieval
+    projector's outputs on the COCO test images."""
+    train, test = _split_coco(params, data.coco_groups)
+    female_val = (data.val["gender"] == "female").to_numpy()
+    female_test = data.coco_groups[test] == "female"
+    targets = emb[text_model]["captions"]
+    pool = targets[test] / np.linalg.norm(targets[test], axis=1, keepdims=True)
+    words = data.coco_words[test]
+    rows, projected = [], {}
+    for m in progress_bar(models, desc="adapt", disable=not progress):
+        if "classification" in params.tasks:
+            probe = fit_linear_probe(emb[m]["fairface_train"], data.train[params.label],
+                                     hidden=params.probe_hidden, epochs=params.epochs,
+                                     seed=params.seed_for(f"adapt/classification/{m}"))
+            correct = probe.predict(emb[m]["fairface_val"]) == data.val[params.label].to_numpy()
+            gap = stereotype_gap(correct, np.zeros(len(correct)), female_val)
+            rows.append({"model": m, "task": "classification", "metric": "error_gap",
+                         "value": abs(gap), "accuracy": float(correct.mean())})
+        if "retrieval" in params.tasks:
+            proj = fit_projector(emb[m]["evaluation"][train], targets[train],
+                                 hidden=params.probe_hidden, epochs=params.epochs,
+                                 seed=params.seed_for(f"adapt/retrieval/{m}"))
+            out = proj.transform(emb[m]["evaluation"][test]).astype(np.float64)
+            projected[m] = out.copy()
+            sim = (out / np.linalg.norm(out, axis=1, keepdims=True)) @ pool.T
+            hits = recall_at_k(sim, np.arange(len(test)), k=params.recall_k)
+            top = words[top_k_indices(sim, k=params.recall_k)]
+            codes = np.arange(len(_WORD_GENDERS))
+            skew = {g: stereotype_skew(top, np.full(len(test), _WORD_GENDERS.index(g)), words,
+                                       codes) for g in ("female", "male")}
+            acc = float(hits.mean())
+            rows += [{"model": m, "task": "retrieval", "metric": "recall_gap", "accuracy": acc,
+                      "value": abs(stereotype_gap(hits, np.zeros(len(hits)), female_test))},
+                     {"model": m, "task": "retrieval", "metric": "gender_word_skew",
+                      "accuracy": acc, "value": skew["male"] - skew["female"]}]
+    out = pd.DataFrame(rows).assign(attribute=_REAL_ATTRIBUTE)
+    if params.metrics:
+        out = out[out["metric"].isin(params.metrics)]
+    return out.reset_index(drop=True)[["model", "task", "metric", "attribute", "value",
+                                       "accuracy"]], projected
+
+
+def _run_real(params: Params, *, progress: bool) -> Result:
+    models = list(params.models) if params.models else select("scaling_laws")
+    if len(set(models)) != len(models):
+        raise ValueError(f"Params: models lists a model twice: {models}")
+    text_model = params.text_model or models[0]
+    if text_model not in models:
+        raise ValueError(f"Params: text_model {text_model!r} is not among the models")
+    loader = _Loader(dict(item.split("=", 1) for item in params.checkpoints))
+    loader(models[0], device="cpu")  # missing weights fail here, in seconds
+    data = _real_data(params)
+    device = _device(params.device)
+    run = run_zoo(models, data.inputs, loader=loader, device=device, progress=progress)
+    emb: dict[str, dict[str, np.ndarray]] = {}
+    for m in models:
+        for name in data.inputs:
+            res = run[m, name]
+            if not res.valid.all():
+                raise ValueError(f"{m} could not embed {int((~res.valid).sum())} items of {name}")
+            emb.setdefault(m, {})[name] = np.asarray(res.embeddings, dtype=np.float64)
+    n = len(data.coco_groups)
+    train, test = _split_coco(params, data.coco_groups)
+    if params.k > n or max(params.recall_k, params.knn_k) >= len(test):
+        raise ValueError(f"Params: k={params.k} must be at most the {n} COCO images, and "
+                         f"recall_k={params.recall_k} and knn_k={params.knn_k} below the "
+                         f"{len(test)} COCO test images; lower them or use a larger COCO-style "
+                         "set")
+    planted = dict.fromkeys(models, float("nan"))
+    frames = []
+    for m in models:
+        table = global_bias(emb[m]["evaluation"], emb[m]["captions"], data.coco_groups,
+                            concept_emb=emb[m]["concepts"], k=params.k, recall_k=params.recall_k)
+        frames.append(table[["metric", "value"]].assign(model=m, attribute=_REAL_ATTRIBUTE,
+                                                        planted=np.nan))
+    specs = real_battery(data_root=params.data_root or None,
+                         categories=[_EAT_CATEGORY["real"]], skip_missing=True)
+    frames.append(_eat(params, models, specs, loader, _REAL_ATTRIBUTE, planted, progress))
+    pre = pd.concat(frames, ignore_index=True)[["model", "metric", "attribute", "value",
+                                                "planted"]]
+    projected: dict[str, np.ndarray] = {}
+    if params.downstream_table:
+        down = _user_downstream(params, models)
+    else:
+        down, projected = _real_downstream(params, models, emb, data, text_model, progress)
+    similarity, convergence = _convergence(
+        params, models, {m: emb[m]["evaluation"][test] for m in models},
+        {m: emb[m]["evaluation"][train] for m in models}, emb[text_model]["captions"][train],
+        [], [], {}, projected)
+    empty = {name: pd.DataFrame(columns=cols) for name, cols in _EMPTY.items()}
+    return Result(params=params, models=tuple(models), pretraining=pre, downstream=down,
+                  transfer=_transfer(params, pre, down), similarity=similarity,
+                  convergence=convergence, **empty)
 
 
 def glue_values(result: Result) -> dict[str, float | int | str]:
@@ -507,7 +763,8 @@ def glue_values(result: Result) -> dict[str, float | int | str]:
     Transfer: ``n_models`` (models adapted), ``n_cells`` (pretraining metric x task x downstream
     metric x attribute cells with a Spearman rho), ``share_cells_significant`` (share of them
     with Holm-adjusted p < 0.05), ``spearman_median``, ``spearman_min``, ``spearman_max`` (of
-    rho over cells).
+    rho over cells); ``n_cells_eat`` and ``spearman_median_eat`` (the same over the cells whose
+    pretraining metric is an EAT effect size).
     Convergence, mean over model pairs of the test images' representations: ``cka_mean_before``
     and ``mknn_mean_before`` (raw image embeddings), ``cka_mean_after`` and ``mknn_mean_after``
     (projector outputs), ``cka_mean_control`` and ``mknn_mean_control`` (projectors trained on
@@ -520,6 +777,8 @@ def glue_values(result: Result) -> dict[str, float | int | str]:
     per unit of planted level) with their 95% bootstrap intervals ``slope_downstream_data_ci_low``,
     ``slope_downstream_data_ci_high``, ``slope_pretraining_ci_low`` and
     ``slope_pretraining_ci_high``; ``grid_runs`` (runs), ``grid_metric`` (the outcome's name).
+    On real data the grid does not run: the slopes are NaN, ``grid_runs`` 0, ``grid_metric``
+    ``"none"``.
     Context: ``downstream_accuracy`` (mean probe accuracy on the balanced test world, NaN with a
     user table), ``visibility``, ``transfer_bias``.
     """
@@ -532,10 +791,11 @@ def glue_values(result: Result) -> dict[str, float | int | str]:
 
     reg = result.regression
     pick = reg[(reg["metric"] == "error_gap")]
-    if pick.empty:
+    if pick.empty and len(reg):
         first = reg.iloc[0]
         pick = reg[(reg["task"] == first["task"]) & (reg["metric"] == first["metric"])]
     terms = pick.set_index("term")
+    eat = t[t["pretraining_metric"].isin(EAT_METRICS)]
     out: dict[str, float | int | str] = {
         "n_models": len(result.models),
         "n_cells": len(t),
@@ -543,6 +803,8 @@ def glue_values(result: Result) -> dict[str, float | int | str]:
         "spearman_median": float(t["rho"].median()) if len(t) else float("nan"),
         "spearman_min": float(t["rho"].min()) if len(t) else float("nan"),
         "spearman_max": float(t["rho"].max()) if len(t) else float("nan"),
+        "n_cells_eat": len(eat),
+        "spearman_median_eat": float(eat["rho"].median()) if len(eat) else float("nan"),
         "cka_mean_before": c("cka", "before"), "cka_mean_after": c("cka", "projector"),
         "cka_mean_control": c("cka", "control"),
         "cka_excess_over_control": c("cka", "projector") - c("cka", "control"),
@@ -555,8 +817,8 @@ def glue_values(result: Result) -> dict[str, float | int | str]:
         "finetune_loss_drop": float((result.finetuned["loss_first"]
                                      - result.finetuned["loss_last"]).mean())
         if len(result.finetuned) else float("nan"),
-        "grid_runs": int(terms["n_runs"].iloc[0]),
-        "grid_metric": str(pick["metric"].iloc[0]),
+        "grid_runs": int(terms["n_runs"].iloc[0]) if len(terms) else 0,
+        "grid_metric": str(pick["metric"].iloc[0]) if len(pick) else "none",
         "downstream_accuracy": float(result.downstream.loc[
             result.downstream["task"] == "classification", "accuracy"].mean()),
         "visibility": result.params.visibility,
@@ -564,7 +826,7 @@ def glue_values(result: Result) -> dict[str, float | int | str]:
     }
     for name, term in (("slope_downstream_data", "downstream_level"),
                        ("slope_pretraining", "pretraining_level")):
-        out[name] = float(terms.loc[term, "estimate"])
-        out[f"{name}_ci_low"] = float(terms.loc[term, "ci_low"])
-        out[f"{name}_ci_high"] = float(terms.loc[term, "ci_high"])
+        for suffix, col in (("", "estimate"), ("_ci_low", "ci_low"), ("_ci_high", "ci_high")):
+            out[f"{name}{suffix}"] = float(terms.loc[term, col]) if term in terms.index \
+                else float("nan")
     return out

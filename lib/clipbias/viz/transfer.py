@@ -10,12 +10,26 @@ import pandas as pd
 
 from clipbias.viz._tables import require_columns
 
-__all__ = ["causal_grid_chart", "similarity_chart", "transfer_heatmap", "transfer_scatter"]
+__all__ = ["causal_grid_chart", "pretraining_wide", "similarity_chart", "transfer_heatmap",
+           "transfer_scatter"]
 
 _STAGE_TITLES = {"before": "before: image embeddings", "projector": "after: projector outputs",
                  "control": "control: shuffled-target projector",
                  "finetune_before": "fine-tuned subset, before",
                  "finetune_after": "fine-tuned subset, after"}
+
+
+def pretraining_wide(pretraining: pd.DataFrame) -> pd.DataFrame:
+    """The pretraining-bias table wide: one row per model (first-seen order), its planted
+    association (when known) and one column per metric (first-seen order)."""
+    require_columns(pretraining, ["model", "metric", "value"], what="pretraining")
+    wide = pretraining.pivot_table(index="model", columns="metric", values="value", sort=False)
+    wide = wide.reindex(index=pretraining["model"].unique(),
+                        columns=pretraining["metric"].unique())
+    wide.columns.name = None
+    if "planted" in pretraining and pretraining["planted"].notna().any():
+        wide.insert(0, "planted", pretraining.groupby("model", sort=False)["planted"].first())
+    return wide.reset_index()
 
 
 def _cell(t: pd.DataFrame) -> pd.Series:
@@ -65,8 +79,8 @@ def transfer_scatter(pretraining: pd.DataFrame, downstream: pd.DataFrame, *,
     if data.empty:
         raise ValueError(f"no model has both pretraining {pretraining_metric!r} and downstream "
                          f"{task!r}/{metric!r} values for attribute {attribute!r}")
-    colour = alt.Color("planted:O", title="planted association") if "planted" in data \
-        else alt.value("#4c78a8")
+    colour = alt.Color("planted:O", title="planted association") \
+        if "planted" in data and data["planted"].notna().any() else alt.value("#4c78a8")
     return alt.Chart(data).mark_circle(size=70, opacity=0.85).encode(
         x=alt.X("value_pre:Q", title=f"pretraining {pretraining_metric}",
                 scale=alt.Scale(zero=False)),
@@ -102,7 +116,13 @@ def similarity_chart(similarity: pd.DataFrame, *, measure: str = "cka",
 def causal_grid_chart(grid: pd.DataFrame, *, metric: str = "error_gap",
                       title: str = "") -> alt.LayerChart:
     """Downstream bias of every run (points) and its mean per cell (lines) against the planted
-    downstream-data bias, one colour per planted pretraining association."""
+    downstream-data bias, one colour per planted pretraining association. An empty grid (real
+    data: nothing is planted) gives a text chart saying so."""
+    if isinstance(grid, pd.DataFrame) and grid.empty:
+        note = pd.DataFrame({"text": ["No causal grid: it plants its levels in the synthetic "
+                                      "world, so it runs on synthetic data only."]})
+        return alt.layer(alt.Chart(note).mark_text(fontSize=13).encode(text="text:N")
+                         ).properties(width="container", height=60, title=title)
     require_columns(grid, ["pretraining_level", "downstream_level", "metric", "value", "model"],
                     what="grid")
     data = grid[grid["metric"] == metric]
