@@ -6,6 +6,7 @@ altair out; every chart takes the container's width, so it reads at phone width.
 from __future__ import annotations
 
 import altair as alt
+import numpy as np
 import pandas as pd
 
 from clipbias.viz._tables import require_columns
@@ -21,14 +22,16 @@ _STAGE_TITLES = {"before": "before: image embeddings", "projector": "after: proj
 
 def pretraining_wide(pretraining: pd.DataFrame) -> pd.DataFrame:
     """The pretraining-bias table wide: one row per model (first-seen order), its planted
-    association (when known) and one column per metric (first-seen order)."""
+    association (NaN on real data, where nothing is planted) and one column per metric
+    (first-seen order)."""
     require_columns(pretraining, ["model", "metric", "value"], what="pretraining")
     wide = pretraining.pivot_table(index="model", columns="metric", values="value", sort=False)
     wide = wide.reindex(index=pretraining["model"].unique(),
                         columns=pretraining["metric"].unique())
     wide.columns.name = None
-    if "planted" in pretraining and pretraining["planted"].notna().any():
-        wide.insert(0, "planted", pretraining.groupby("model", sort=False)["planted"].first())
+    planted = pretraining["planted"] if "planted" in pretraining else np.nan
+    wide.insert(0, "planted", pretraining.assign(planted=planted)
+                .groupby("model", sort=False, dropna=False)["planted"].first())
     return wide.reset_index()
 
 
