@@ -155,7 +155,7 @@ class Params(StudyParams):
     checkpoints: tuple[str, ...] = ()  # real: weights of your own models, "ARCH/TAG=path"
     data_root: str = ""  # real: folder of fairface/, coco/, ieat/, oasis/; empty: CLIPBIAS_DATA
     label: str = "age"  # real: the FairFace label the probe predicts, "age" or "race"
-    device: str = "auto"  # real: "auto" (CUDA when present), "cpu" or "cuda"
+    device: str = "auto"  # where EAT stimuli and real models embed: "auto" (CUDA if present), "cpu", "cuda"
 
     def validate(self) -> None:
         """Check the fields; messages say what to change."""
