@@ -70,6 +70,7 @@ def test_ci_counts_and_ranges(glued):
     ({"label": "gender"}, "label must be one of"),
     ({"models": ["ViT-B-32/openai"]}, "apply to source='real'"),
     ({"source": "real", "checkpoints": ["ViT-B-32/mine"]}, "ARCH/TAG=path"),
+    ({"source": "real", "models": ["a/b"], "checkpoints": ["c/d=x.pt"]}, "does not list"),
     ({"source": "real", "metrics": ["stereotype_skew"]}, "unknown downstream metric"),
     ({"n_images": 1}, "n_images"),
 ])

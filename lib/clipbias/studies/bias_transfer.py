@@ -173,6 +173,11 @@ class Params(StudyParams):
             mid, sep, path = item.partition("=")
             if not sep or "/" not in mid or not path:
                 raise ValueError(f"Params: checkpoints entries read 'ARCH/TAG=path', got {item!r}")
+        stray = [i.partition("=")[0] for i in self.checkpoints
+                 if i.partition("=")[0] not in self.models]
+        if stray:
+            raise ValueError(f"Params: checkpoints name models that models does not list: "
+                             f"{stray}; add them to models")
         if self.source == "synthetic" and (self.models or self.checkpoints):
             raise ValueError("Params: models and checkpoints apply to source='real'; the "
                              "synthetic source runs the zoo named by zoo")
