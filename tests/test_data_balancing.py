@@ -1,18 +1,30 @@
 """Tests of the data-balancing study: the ci chapter's glued planted truth, the annotation table,
-the benchmark reader, bad parameters and the chart builders."""
+the benchmark reader, bad parameters, the chart builders, bias over training, and the real path
+on the real-path fixture (M4 on COCO-style captions, open_clip fine-tuning)."""
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
+from open_clip.loss import ClipLoss
+from PIL import Image
 
+from clipbias.data.adapters.base import DatasetNotFoundError
 from clipbias.data.synthetic import WorldConfig, generate_world
+from clipbias.interventions.train.contrastive import finetune_open_clip, state_digest
+from clipbias.interventions.train.loop import learning_rate
+from clipbias.publish import load_profile
 from clipbias.studies import data_balancing
 from clipbias.viz import balancing as charts
+from clipbias.zoo import WeightsUnavailableError, load
+from clipbias.zoo.train_config import TrainConfig
+from realpath import write_fixture_profile
 
 
 @pytest.fixture(scope="module")
@@ -191,3 +203,120 @@ def test_trace_over_training():
     assert "facet" in spec and len(spec["spec"]["layer"]) == 3
     with pytest.raises(ValueError, match="no rows"):
         charts.trace_chart(res.trace_summary, metrics=("nothing",))
+
+
+# --- the real path ----------------------------------------------------------------------------
+
+def test_caption_annotation_table():
+    frame = pd.DataFrame({"gender": ["female", "male", "both", "none"],
+                          "occupations": ['["nurse"]', '[]', '["doctor", "nurse"]', '["chef"]']})
+    s, y = data_balancing.caption_annotation_table(frame, ("doctor", "nurse"))
+    assert s.tolist() == [[1, 0], [0, 1], [1, 1], [0, 0]]
+    assert y.tolist() == [[0, 1], [0, 0], [1, 1], [0, 0]]
+    with pytest.raises(ValueError, match="occupations"):
+        data_balancing.caption_annotation_table(frame[["gender"]], ("nurse",))
+    vocab = data_balancing.real_vocabulary()
+    assert len(vocab) == len(set(vocab)) and {"nurse", "librarian", "police officer"} <= set(vocab)
+
+
+def _fixture_params(real_path, monkeypatch, tmp_path, **extra):
+    for name, value in real_path.environ().items():
+        monkeypatch.setenv(name, value)
+    fixture = real_path.parameters()
+    entry = {"source": "real", "model_id": fixture["model_id"],
+             "checkpoint": fixture["checkpoint"], "data_root": fixture["data_root"],
+             "holdout": 0.34, "real_keep_rate": 0.5, "real_eps": 0.05, "finetune_steps": 3,
+             "finetune_batch": 8, "finetune_lr": 1e-4, "device": "cpu", "recall_k": 2, **extra}
+    profile = write_fixture_profile(real_path, {"data_balancing": entry},
+                                    path=tmp_path / "fixture.yaml")
+    return data_balancing.Params(**load_profile(profile)["data_balancing"])
+
+
+def test_real_path_runs_on_the_fixture(real_path, monkeypatch, tmp_path):
+    """M4 on the fixture's COCO captions and fine-tuning of its open_clip model: sizes, the
+    annotation read back from the caption file, M4 within tolerance, three distinct models."""
+    params = _fixture_params(real_path, monkeypatch, tmp_path)
+    res = data_balancing.run_real(params, progress=False)
+    notes = json.loads((real_path.data_root / "coco" / "annotations" /
+                        "captions_val2017.json").read_text())
+    n = len(notes["images"])
+    held = max(2, round(0.34 * n))
+    assert res.sizes["images"] == n and res.sizes["holdout_images"] == held
+    assert res.sizes["train_images"] == n - held
+    per_image = len(notes["annotations"]) // n
+    assert res.sizes["train_pairs"] == per_image * (n - held)
+    assert res.sizes["kept_pairs"] == per_image * res.sizes["kept_images"]
+    words = {w for a in notes["annotations"] for w in a["caption"].lower().rstrip(".").split()}
+    assert set(res.labels) <= words and res.labels
+    assert res.balance.feasible and res.balance.violation_after == 0.0
+    assert (res.data_bias["after"].abs() <= 0.05 + 1e-9).all()
+    models = res.models.set_index("model")
+    assert list(models.index) == ["base", "unbalanced", "balanced"]
+    assert models.loc["base", "model_id"] == params.model_id
+    assert models["model_id"].nunique() == 3
+    assert (models["n_neutral"] == 0).all() and models["rep_bias"].isna().all()  # every
+    # fixture caption names a woman or a man
+    assert (models["n_gendered"] == held).all()
+    for metric in ("assoc_bias", "recall"):
+        assert models[metric].between(-1, 1).all()
+    assert len(res.pair_gaps) == 3 * 5
+
+
+def test_real_path_without_data_stops_before_training(real_path, monkeypatch, tmp_path):
+    params = _fixture_params(real_path, monkeypatch, tmp_path, data_root=str(tmp_path / "none"))
+    with pytest.raises(DatasetNotFoundError):
+        data_balancing.run(params, progress=False)
+
+
+def test_full_profile_without_weights_stops_with_how_to_provide_them():
+    entry = load_profile("notebooks/profiles/full.yaml")["data_balancing"]
+    assert entry["source"] == "real"
+    with pytest.raises(WeightsUnavailableError, match="checkpoint="):
+        data_balancing.run(data_balancing.Params(**entry), progress=False)
+
+
+def test_finetune_one_step_matches_a_plain_adamw_step(real_path, tmp_path):
+    """With the batch holding every pair, one step does not depend on the batch order: compare
+    with AdamW written out here on the same loss; the input model is left unchanged."""
+    fixture = real_path.parameters()
+    base = load(fixture["model_id"], checkpoint=fixture["checkpoint"])
+    world = generate_world(WorldConfig(size=6), seed=2)
+    paths = []
+    for i in range(6):
+        paths.append(tmp_path / f"{i}.png")
+        Image.fromarray(world.images[i]).save(paths[-1])
+    captions = world.captions()
+    cfg = TrainConfig(steps=1, batch_size=16, lr=1e-3, warmup=1)
+    before = state_digest(base.model)
+    tuned = finetune_open_clip(base, paths, captions, train=cfg, seed=3)
+    assert state_digest(base.model) == before != tuned.weights_digest
+    assert tuned.weights_digest == state_digest(tuned.model)
+    ref = copy.deepcopy(base.model).train()
+    decay = [p for name, p in ref.named_parameters()
+             if p.ndim >= 2 and "logit_scale" not in name and "embedding" not in name]
+    rest = [p for p in ref.parameters() if all(p is not q for q in decay)]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                             {"params": rest, "weight_decay": 0.0}],
+                            lr=learning_rate(0, cfg), betas=(0.9, 0.98), eps=1e-6)
+    pixels = torch.stack([base.preprocess(Image.open(p).convert("RGB")) for p in paths])
+    image_f, text_f, scale = ref(pixels, base.tokenizer(captions))[:3]
+    ClipLoss()(image_f, text_f, scale).backward()
+    opt.step()
+    # Adam's first step is lr * g / (|g| + eps): a gradient that is zero up to rounding (e.g. the
+    # attention's key bias) may flip sign with the batch order, so compare elementwise for
+    # almost every weight and the loss after the step exactly
+    got = tuned.model.state_dict()
+    close = sum(int(torch.isclose(got[name], value, atol=1e-6).sum())
+                for name, value in ref.state_dict().items())
+    assert close / sum(v.numel() for v in got.values()) > 0.99
+
+    def loss(net):
+        with torch.no_grad():
+            return ClipLoss()(*net.eval()(pixels, base.tokenizer(captions))[:3]).item()
+
+    assert loss(tuned.model) == pytest.approx(loss(ref), rel=1e-5)
+    assert loss(tuned.model) != pytest.approx(loss(copy.deepcopy(base.model)), rel=1e-5)
+    start = base.model.state_dict()
+    assert any(not torch.equal(got[name], start[name]) for name in start)
+    with pytest.raises(ValueError, match="pair up"):
+        finetune_open_clip(base, paths, captions[:3], train=cfg)

@@ -25,6 +25,13 @@ Steps (each random step has its own seed from :meth:`Params.seed_for`):
 4. **Tests.** Intervals: mean over seeds +/- t(0.975, seeds - 1) x SD / sqrt(seeds); a one-sided
    Wilcoxon signed-rank test of the association gaps, unbalanced minus balanced-throughout,
    paired over seeds x concept pairs.
+5. **Real path** (``source="real"``, run first so that missing data or weights stop the run
+   within seconds): a COCO-style caption set (``"real/split"`` holds out ``holdout`` of its
+   images), its annotation table from the captions (:func:`caption_annotation_table`), M4 on the
+   training images at ``real_keep_rate`` and one drawn subset (``"real/subset"``), fine-tuning of
+   an open_clip model on all training pairs and on the kept pairs (same steps and seed,
+   ``"real/finetune"``; :func:`clipbias.interventions.train.contrastive.finetune_open_clip`),
+   and the same bias and quality measures on the held-out images (:func:`measure_real`).
 """
 
 from __future__ import annotations
@@ -42,6 +49,9 @@ import pandas as pd
 import torch
 from scipy import stats
 
+from clipbias.data.adapters.coco import load_coco_captions
+from clipbias.data.manifest import Manifest
+from clipbias.data.prompts import attribute_prompts, occupation_pairs, occupations
 from clipbias.data.synthetic import (
     World,
     WorldConfig,
@@ -55,7 +65,9 @@ from clipbias.embed import cached_embed_images, cached_embed_texts
 from clipbias.interventions.balance import M4Result, m4, realised_statistics
 from clipbias.interventions.balance.sampler import draw_subset
 from clipbias.interventions.train import TrainConfig, TrainingData, train_tiny_clip
+from clipbias.interventions.train.contrastive import finetune_open_clip
 from clipbias.interventions.train.loop import learning_rate, snapshot_key
+from clipbias.loaded_model import LoadedModel
 from clipbias.metrics import (
     association_bias,
     recall_at_k,
@@ -67,8 +79,9 @@ from clipbias.studies._contract import StudyParams
 from clipbias.zoo import load
 from clipbias.zoo.synthetic.checkpoints import checkpoint_key, read_metadata
 
-__all__ = ["BENCHMARK_FILE", "PUBLISHED", "Params", "Result", "glue_values", "m4_seconds_10m",
-           "run", "trace_steps"]
+__all__ = ["BENCHMARK_FILE", "PUBLISHED", "Params", "RealResult", "Result",
+           "caption_annotation_table", "glue_values", "m4_seconds_10m", "measure_real",
+           "real_vocabulary", "run", "run_real", "trace_steps"]
 
 #: The benchmark figures (``benchmarks/m4_bench.py --big 10000000`` writes key ``m4.big``).
 BENCHMARK_FILE = Path(__file__).resolve().parents[3] / "benchmarks" / "results.json"
@@ -105,9 +118,34 @@ class Params(StudyParams):
     with_proxies: bool = True  # also train on data balanced with the contexts as proxies
     per_cell: int = 20  # evaluation scenes per cell (the shared default)
     recall_k: int = 5  # list length of caption-to-image recall@k (the shared default)
+    source: Literal["synthetic", "real"] = "synthetic"  # real: also M4 + fine-tuning on captions
+    model_id: str = "ViT-B-32/openai"  # real: the open_clip model fine-tuned
+    checkpoint: str = ""  # real: local weights file of model_id ("" = the catalog's weights)
+    data_root: str = ""  # real: folder holding coco/ (empty: the default data root)
+    captions_file: str = ""  # real: a COCO-style captions JSON ("" = coco's captions_<split>.json)
+    coco_split: str = "val2017"  # real: the split whose captions and images are read
+    holdout: float = 0.3  # real: share of images held out for the measurements
+    real_keep_rate: float = 0.7  # real: M4 keep rate of the training images
+    real_eps: float = 0.01  # real: M4 tolerance of both kinds of statistics
+    finetune_steps: int = 200  # real: optimisation steps of each fine-tuning
+    finetune_batch: int = 128  # real: image-caption pairs per step
+    finetune_lr: float = 1e-5  # real: peak learning rate (AdamW, warm-up then cosine decay)
+    device: Literal["cpu", "cuda", "auto"] = "auto"  # real: where fine-tuning and embedding run
 
     def validate(self) -> None:
         """Check the fields; messages say what to change."""
+        if self.source not in ("synthetic", "real"):
+            raise ValueError(f"Params: source must be 'synthetic' or 'real', got {self.source!r}")
+        if self.source == "real":
+            if not self.model_id:
+                raise ValueError("Params: source='real' needs model_id (an open_clip id, e.g. "
+                                 "'ViT-B-32/openai')")
+            if not 0.0 < self.holdout < 1.0:
+                raise ValueError(f"Params: holdout must be in (0, 1), got {self.holdout}")
+            if not 0.0 < self.real_keep_rate <= 1.0 or self.real_eps < 0:
+                raise ValueError("Params: real_keep_rate must be in (0, 1] and real_eps >= 0")
+            TrainConfig(steps=self.finetune_steps, batch_size=self.finetune_batch,
+                        lr=self.finetune_lr, warmup=max(1, self.finetune_steps // 10))
         if not 0.0 < self.keep_rate <= 1.0:
             raise ValueError(f"Params: keep_rate must be in (0, 1], got {self.keep_rate}")
         if not self.keep_rates or any(not 0.0 < k <= 1.0 for k in self.keep_rates):
@@ -168,6 +206,7 @@ class Result:
     wilcoxon: dict  # statistic, p, n, min_p
     findings: pd.DataFrame  # finding, paper, measured, ci_low, ci_high, verdict
     m4_seconds_10m: tuple[float, bool]  # benchmark: seconds of M4 on 10 million rows, finished
+    real: RealResult | None = None  # the real path (source="real"), else None
 
 
 def annotation_table(world: World) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -446,6 +485,7 @@ def run(params: Params, *, progress: bool = True) -> Result:
     """Balance the training world, train the models of every condition, measure them."""
     if not isinstance(params, Params):
         raise ValueError(f"run expects data_balancing.Params, got {type(params).__name__}")
+    real = run_real(params, progress=progress) if params.source == "real" else None
     config = params.world()
     world_seed = params.seed_for("world")
     world = generate_world(config, seed=world_seed)
@@ -493,7 +533,7 @@ def run(params: Params, *, progress: bool = True) -> Result:
         wilcoxon={"statistic": float(test.statistic) if test else np.nan,
                   "p": float(test.pvalue) if test else 1.0, "n": n,
                   "min_p": float(0.5 ** n) if n else 1.0},
-        findings=_findings(params, models), m4_seconds_10m=m4_seconds_10m())
+        findings=_findings(params, models), m4_seconds_10m=m4_seconds_10m(), real=real)
 
 
 def glue_values(result: Result) -> dict[str, float | int | str]:
@@ -576,3 +616,187 @@ def glue_values(result: Result) -> dict[str, float | int | str]:
     out["late_effect_share"] = float(share)
     out["late_switch_changes"] = "little" if share < 1 / 3 else "a substantial part"
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The real path: a COCO-style caption set, M4 on its caption-derived annotation table, and
+# fine-tuning of an open_clip model on the kept image-caption pairs.
+
+#: The sensitive groups read from the captions, in the order of the columns of ``s``.
+REAL_GROUPS = ("female", "male")
+#: The prompt template of the occupation labels.
+_OCCUPATION_TEMPLATE = "a photo of a {}."
+
+
+@dataclass(frozen=True)
+class RealResult:
+    """What :func:`run_real` computed."""
+
+    labels: tuple[str, ...]  # the label columns of y (occupations named in the training captions)
+    sizes: dict  # images, train_images, holdout_images, kept_images, train_pairs, kept_pairs
+    balance: M4Result  # M4 on the training images' annotation table
+    data_bias: pd.DataFrame  # statistic, group, label, before, after (female, signed)
+    models: pd.DataFrame  # model (base, unbalanced, balanced), model_id, metrics, n_* counts
+    pair_gaps: pd.DataFrame  # model, a, b, gap (held-out association gap of each pair)
+
+
+def real_vocabulary() -> tuple[str, ...]:
+    """Occupation words read from captions: Chuang et al.'s 80 + 20 occupations and the words of
+    the association-bias pairs (:func:`clipbias.data.prompts.occupation_pairs`), lower case,
+    first occurrence kept."""
+    words = [w.lower() for w in occupations("chuang2023-train") + occupations("chuang2023-test")]
+    words += [w for pair in occupation_pairs() for w in pair]
+    return tuple(dict.fromkeys(words))
+
+
+def caption_annotation_table(frame: pd.DataFrame, labels: tuple[str, ...]
+                             ) -> tuple[np.ndarray, np.ndarray]:
+    """``s`` (n, 2) and ``y`` (n, L) 0/1 tables of a COCO image manifest's rows.
+
+    ``s[i] = (female, male)`` from the image's caption-derived ``gender`` (``"both"``: both
+    columns, ``"none"``: zeros); ``y[i, l] = 1`` when a caption of image i names ``labels[l]``
+    (the manifest's JSON list ``occupations``)."""
+    for column in ("gender", "occupations"):
+        if column not in frame.columns:
+            raise ValueError(f"the manifest needs a {column!r} column (load_coco_captions with "
+                             "unit='image' and occupations=...)")
+    gender = frame["gender"].to_numpy()
+    s = np.stack([np.isin(gender, [g, "both"]) for g in REAL_GROUPS], axis=1).astype(np.int8)
+    found = [set(json.loads(v)) for v in frame["occupations"]]
+    y = np.array([[int(w in f) for w in labels] for f in found], dtype=np.int8).reshape(
+        len(frame), len(labels))
+    return s, y
+
+
+def _pairs(frame: pd.DataFrame, root: Path) -> tuple[list[Path], list[str]]:
+    """Every (image path, caption) pair of an image manifest's rows."""
+    paths, texts = [], []
+    for image, captions in zip(frame["image_path"], frame["captions"], strict=True):
+        for caption in json.loads(captions):
+            paths.append(root / image)
+            texts.append(caption)
+    return paths, texts
+
+
+def _embedding(model: LoadedModel, items) -> np.ndarray:
+    res = (cached_embed_texts(model, items, device=model.device, progress=False)
+           if isinstance(items, list)
+           else cached_embed_images(model, items, device=model.device, progress=False))
+    return np.asarray(res.embeddings, dtype=np.float64)
+
+
+def measure_real(model: LoadedModel, holdout: Manifest, labels: tuple[str, ...], *,
+                 recall_k: int) -> tuple[dict, list[dict]]:
+    """Bias and quality of ``model`` on held-out images of a COCO image manifest.
+
+    - ``rep_bias``: share of the images whose captions name no gender that sit closer to "a
+      photo of a female person." than to "... male person." (0.5 unbiased; nan without such
+      images); ``n_neutral`` of them;
+    - ``assoc_bias``: mean over the occupation pairs (a, b) of P(prefer a over b | female) -
+      P(prefer a over b | male) on the images whose captions name one gender (nan unless both
+      occur); ``n_gendered``; the per-pair gaps are returned too;
+    - ``zero_shot``: top-1 accuracy over the prompts of ``labels`` on images whose captions
+      name exactly one of them (nan without); ``n_labelled``;
+    - ``recall``: image-to-text recall@k over all held-out captions (k capped at their number).
+    """
+    frame = holdout.table
+    embed = _embedding(model, holdout)
+    genders = frame["gender"].to_numpy()
+    prompts = attribute_prompts("gender")
+    group_text = _embedding(model, [prompts[g] for g in REAL_GROUPS])
+    neutral = genders == "none"
+    rep = representation_bias(embed[neutral] @ group_text.T, a=0, b=1) if neutral.any() \
+        else float("nan")
+    pair_words = [w for pair in occupation_pairs() for w in pair]
+    pair_text = _embedding(model, [_OCCUPATION_TEMPLATE.format(w) for w in pair_words])
+    gendered = np.isin(genders, REAL_GROUPS)
+    pairs = []
+    if all((genders == g).any() for g in REAL_GROUPS):
+        sim = embed[gendered] @ pair_text.T
+        for j, (a, b) in enumerate(occupation_pairs()):
+            gap = association_bias(sim, genders[gendered], a=2 * j, b=2 * j + 1,
+                                   group_order=REAL_GROUPS).gap
+            pairs.append({"a": a, "b": b, "gap": gap})
+    assoc = float(np.mean([p["gap"] for p in pairs])) if pairs else float("nan")
+    _, y = caption_annotation_table(frame, labels)
+    single = y.sum(axis=1) == 1
+    if single.any() and labels:
+        label_text = _embedding(model, [_OCCUPATION_TEMPLATE.format(w) for w in labels])
+        zero_shot = zero_shot_accuracy(embed[single] @ label_text.T, y[single].argmax(axis=1))
+    else:
+        zero_shot = float("nan")
+    paths, captions = _pairs(frame, Path("."))
+    owner = np.repeat(np.arange(len(frame)), [len(json.loads(c)) for c in frame["captions"]])
+    relevant = owner[None, :] == np.arange(len(frame))[:, None]
+    caption_embed = _embedding(model, captions)
+    recall = float(recall_at_k(embed @ caption_embed.T, relevant,
+                               k=min(recall_k, len(captions))).mean())
+    metrics = {"rep_bias": rep, "assoc_bias": assoc, "zero_shot": zero_shot, "recall": recall,
+               "n_neutral": int(neutral.sum()), "n_gendered": int(gendered.sum()),
+               "n_labelled": int(single.sum()), "n_captions": len(paths)}
+    return metrics, pairs
+
+
+def _real_statistics(res: M4Result, labels: tuple[str, ...]) -> pd.DataFrame:
+    rows = [{"statistic": "representation", "label": "(all)",
+             "before": res.before.representation[0], "after": res.after.representation[0]}]
+    rows += [{"statistic": "association", "label": label, "before": res.before.association[0, r],
+              "after": res.after.association[0, r]} for r, label in enumerate(labels)]
+    return pd.DataFrame(rows).assign(group=REAL_GROUPS[0])
+
+
+def run_real(params: Params, *, progress: bool = True) -> RealResult:
+    """The real path (module docstring, step 5). The model and the caption set load first, so
+    missing weights or data stop the run within seconds with the loader's error."""
+    device = params.device if params.device != "auto" else (
+        "cuda" if torch.cuda.is_available() else "cpu")
+    base = load(params.model_id, checkpoint=params.checkpoint or None, device=device)
+    root = Path(params.data_root) / "coco" if params.data_root else None
+    manifest = load_coco_captions(root, split=params.coco_split,
+                                  captions_file=params.captions_file or None, unit="image",
+                                  occupations=real_vocabulary())
+    missing = manifest.missing_files()
+    if missing.count:
+        raise FileNotFoundError(f"the caption set names images that are not on disk: {missing}")
+    frame = manifest.table
+    if len(frame) < 4:
+        raise ValueError(f"the caption set has {len(frame)} images; at least 4 are needed "
+                         "(two to train on, two held out)")
+    rng = np.random.default_rng(params.seed_for("real/split"))
+    held = np.zeros(len(frame), dtype=bool)
+    held[rng.permutation(len(frame))[:max(2, round(params.holdout * len(frame)))]] = True
+    train_frame = frame[~held].reset_index(drop=True)
+    vocab = real_vocabulary()
+    _, y_all = caption_annotation_table(train_frame, vocab)
+    labels = tuple(w for w, n in zip(vocab, y_all.sum(axis=0), strict=True) if n > 0)
+    s, y = caption_annotation_table(train_frame, labels)
+    balance = m4(s, y, keep_rate=params.real_keep_rate, eps_representation=params.real_eps,
+                 eps_association=params.real_eps, seed=params.seed_for("real/m4"))
+    if not balance.feasible:
+        raise ValueError(f"M4 on the caption set is infeasible at real_keep_rate="
+                         f"{params.real_keep_rate} (violation {balance.violation_after:.4f}); "
+                         "lower real_keep_rate or raise real_eps")
+    kept = draw_subset(balance.q, seed=params.seed_for("real/subset"))
+    train = TrainConfig(steps=params.finetune_steps, batch_size=params.finetune_batch,
+                        lr=params.finetune_lr, warmup=max(1, params.finetune_steps // 10))
+    sets = {"unbalanced": train_frame, "balanced": train_frame.iloc[kept]}
+    models = {"base": base}
+    for name, part in sets.items():
+        paths, texts = _pairs(part, manifest.root or Path("."))
+        models[name] = finetune_open_clip(base, paths, texts, train=train,
+                                          seed=params.seed_for("real/finetune"),
+                                          progress=progress)
+    holdout = manifest.subset(held.tolist())
+    rows, pair_rows = [], []
+    for name, model in progress_bar(list(models.items()), desc="measure real models",
+                                    disable=not progress):
+        metrics, pairs = measure_real(model, holdout, labels, recall_k=params.recall_k)
+        rows.append({"model": name, "model_id": model.model_id, **metrics})
+        pair_rows += [{"model": name, **p} for p in pairs]
+    sizes = {"images": len(frame), "train_images": len(train_frame),
+             "holdout_images": int(held.sum()), "kept_images": len(kept),
+             "train_pairs": len(_pairs(train_frame, Path("."))[0]),
+             "kept_pairs": len(_pairs(sets["balanced"], Path("."))[0])}
+    return RealResult(labels=labels, sizes=sizes, balance=balance,
+                      data_bias=_real_statistics(balance, labels), models=pd.DataFrame(rows),
+                      pair_gaps=pd.DataFrame(pair_rows, columns=["model", "a", "b", "gap"]))
