@@ -26,6 +26,7 @@ Steps of :func:`run` (every random choice seeded from ``Params.seed``):
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass, field
 from itertools import combinations
@@ -60,6 +61,7 @@ from clipbias.interventions.train import train_zoo_model
 from clipbias.metrics import able, max_skew_at_k, ndkl_at_k, recall_at_k, zero_shot_correct
 from clipbias.progress import progress as progress_bar
 from clipbias.studies._contract import StudyParams
+from clipbias.threads import one_thread
 from clipbias.zoo import load
 from clipbias.zoo.synthetic.zoos import ZooEntry
 
@@ -592,10 +594,9 @@ def run(params: Params, *, progress: bool = True) -> Result:
         raise ValueError(f"run expects joint_debiasing.Params, got {type(params).__name__}")
     summaries, prompts, curves, sizes = [], [], [], {}
     checkpoints = params.checkpoints or ("",) * len(params.model_ids)
-    before = torch.get_num_threads()
-    if params.resolved_device() == "cpu":
-        torch.set_num_threads(1)  # tiny matrices: threads cost more than they give on a shared CPU
-    try:
+    # tiny matrices: threads cost more than they give on a shared CPU
+    limit = one_thread() if params.resolved_device() == "cpu" else contextlib.nullcontext()
+    with limit:
         for i, model_id in enumerate(params.model_ids):
             data = (embed_synthetic(params, model_id) if params.source == "synthetic"
                     else embed_real(params, model_id, checkpoints[i]))
@@ -613,8 +614,6 @@ def run(params: Params, *, progress: bool = True) -> Result:
             summaries.append(summary)
             prompts.append(per_prompt)
             curves.append(curve.assign(model=model_id))
-    finally:
-        torch.set_num_threads(before)
     return Result(params=params, summary=pd.concat(summaries, ignore_index=True),
                   per_prompt=pd.concat(prompts, ignore_index=True),
                   losses=pd.concat(curves, ignore_index=True), sizes=sizes)
