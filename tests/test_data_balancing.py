@@ -86,7 +86,9 @@ def test_m4_seconds_reader(tmp_path):
 @pytest.mark.parametrize("bad", [
     {"keep_rate": 0.0}, {"keep_rate": 1.5}, {"keep_rates": (0.5, 1.2)},
     {"eps_association": -0.1}, {"switch_points": (0.1, 0.9)}, {"switch_points": (0.0, 1.0)},
-    {"model_seeds": 0}, {"association": 2.0},
+    {"model_seeds": 0}, {"association": 2.0}, {"trace_points": 0}, {"trace_per_cell": 0},
+    {"source": "real", "model_id": ""}, {"source": "real", "holdout": 1.0},
+    {"source": "real", "real_keep_rate": 0.0}, {"source": "other"},
 ])
 def test_bad_params(bad):
     with pytest.raises(ValueError):
@@ -171,7 +173,7 @@ def test_trace_over_training():
     condition of a seed starts from the same weights, and the summary counts the seeds."""
     params = data_balancing.Params(world_size=300, train_steps=24, model_seeds=2,
                                    switch_points=(0.0, 0.9), with_proxies=False, trace_points=4,
-                                   per_cell=1, keep_rate=0.3, keep_rates=(0.3,), realised_draws=2)
+                                   per_cell=1, trace_per_cell=1, keep_rate=0.3, keep_rates=(0.3,), realised_draws=2)
     res = data_balancing.run(params, progress=False)
     trace = res.trace.set_index(["condition", "replicate", "step"])
     steps = [0, 6, 12, 18, 22, 24]
@@ -198,6 +200,8 @@ def test_trace_over_training():
     assert glued["late_switch_lr_share"] == pytest.approx(_lr_share(22, steps=24, warmup=20))
     at_switch = trace.xs(("balanced from 90%", 22), level=("condition", "step"))
     assert glued["assoc_bias_late_at_switch"] == pytest.approx(at_switch["assoc_bias"].mean())
+    at_end = trace.xs(("balanced from 90%", 24), level=("condition", "step"))
+    assert glued["rep_bias_late_at_end"] == pytest.approx(at_end["rep_bias"].mean())
     assert glued["trace_models"] == 24
     spec = charts.trace_chart(res.trace_summary).to_dict()
     assert "facet" in spec and len(spec["spec"]["layer"]) == 3

@@ -115,6 +115,7 @@ class Params(StudyParams):
     model_seeds: int = 3  # models per training condition
     switch_points: tuple[float, ...] = (0.0, 0.1, 0.9)  # fractions of training before balancing
     trace_points: int = 10  # bias is also measured after every 1/trace_points of training
+    trace_per_cell: int = 5  # evaluation scenes per cell of the measurements during training
     with_proxies: bool = True  # also train on data balanced with the contexts as proxies
     per_cell: int = 20  # evaluation scenes per cell (the shared default)
     recall_k: int = 5  # list length of caption-to-image recall@k (the shared default)
@@ -157,7 +158,7 @@ class Params(StudyParams):
             raise ValueError("Params: switch_points must lie in [0, 1) and include 0.0 (balanced "
                              f"throughout), got {self.switch_points}")
         for name in ("world_size", "train_steps", "model_seeds", "realised_draws", "per_cell",
-                     "trace_points"):
+                     "trace_points", "trace_per_cell"):
             if getattr(self, name) < 1:
                 raise ValueError(f"Params: {name} must be >= 1, got {getattr(self, name)}")
         self.world()
@@ -457,28 +458,36 @@ def m4_seconds_10m(path: Path = BENCHMARK_FILE) -> tuple[float, bool]:
 
 
 def _measure_all(params: Params, config: WorldConfig, rows: list[dict],
-                 ids: list[dict[int, str]], *, progress: bool) -> tuple[pd.DataFrame, list[dict]]:
-    """Metrics of every model (``rows``, one per training job) at every traced step, and the
-    association gap of every concept pair of the trained models. Weights measured once: a
+                 ids: list[dict[int, str]], *, progress: bool
+                 ) -> tuple[pd.DataFrame, pd.DataFrame, list[dict]]:
+    """The trained models (``rows``, one per training job) measured with ``per_cell`` scenes
+    per cell, with the association gap of every concept pair; and every model at every traced
+    step measured with ``trace_per_cell``. Weights are measured once per evaluation size: a
     snapshot whose weights digest was measured already (the initial weights of one seed, the
     steps a switch run shares with the unbalanced run) reuses those metrics."""
     eval_seed = params.seed_for("evaluation")
-    done: dict[str, tuple[dict, list[dict]]] = {}
-    trace, pair_rows = [], []
-    todo = [(row, step, model_id) for row, snaps in zip(rows, ids, strict=True)
-            for step, model_id in sorted(snaps.items())]
-    for row, step, model_id in progress_bar(todo, desc="measure models", disable=not progress):
+    done: dict[tuple[str, int], tuple[dict, list[dict]]] = {}
+    trace, models, pair_rows = [], [], []
+    final = params.train_steps
+    todo = [(row, step, model_id, size) for row, snaps in zip(rows, ids, strict=True)
+            for step, model_id in sorted(snaps.items())
+            for size in sorted({params.trace_per_cell}
+                               | ({params.per_cell} if step == final else set()))]
+    for row, step, model_id, size in progress_bar(todo, desc="measure models",
+                                                  disable=not progress):
         model = load(model_id)
-        if model.weights_digest not in done:
-            done[model.weights_digest] = measure(model, config, per_cell=params.per_cell,
-                                                 seed=eval_seed, recall_k=params.recall_k)
-        metrics, pairs = done[model.weights_digest]
-        trace.append({**row, "step": step, "fraction": step / params.train_steps,
-                      "model_id": model_id, "weights": model.weights_digest, **metrics})
-        if step == params.train_steps:
+        if (model.weights_digest, size) not in done:
+            done[model.weights_digest, size] = measure(model, config, per_cell=size,
+                                                       seed=eval_seed, recall_k=params.recall_k)
+        metrics, pairs = done[model.weights_digest, size]
+        if size == params.trace_per_cell:
+            trace.append({**row, "step": step, "fraction": step / params.train_steps,
+                          "model_id": model_id, "weights": model.weights_digest, **metrics})
+        if step == final and size == params.per_cell:
+            models.append({**row, "model_id": model_id, **metrics})
             pair_rows += [{"condition": row["condition"], "replicate": row["replicate"], **p}
                           for p in pairs]
-    return pd.DataFrame(trace), pair_rows
+    return pd.DataFrame(trace), pd.DataFrame(models), pair_rows
 
 
 def run(params: Params, *, progress: bool = True) -> Result:
@@ -513,9 +522,7 @@ def run(params: Params, *, progress: bool = True) -> Result:
             rows.append({"condition": _label(data, switch), "data": data, "switch": switch,
                          "replicate": r, "seed": seed})
     ids = _train_all(jobs, progress=progress)
-    trace, pair_rows = _measure_all(params, config, rows, ids, progress=progress)
-    final = trace[trace["step"] == params.train_steps]
-    models = final.drop(columns=["step", "fraction"]).reset_index(drop=True)
+    trace, models, pair_rows = _measure_all(params, config, rows, ids, progress=progress)
     pair_gaps = pd.DataFrame(pair_rows)
     un = pair_gaps[pair_gaps["condition"] == "unbalanced"]["gap"].to_numpy()
     ba = pair_gaps[pair_gaps["condition"] == "balanced"]["gap"].to_numpy()
@@ -560,9 +567,10 @@ def glue_values(result: Result) -> dict[str, float | int | str]:
     - ``model_seeds``, ``n_models``, ``train_steps``, ``late_switch``;
     - over training (:func:`trace_steps`): ``trace_points``, ``trace_models`` (distinct weights
       measured: conditions share the initial weights and a switch run the unbalanced run's
-      steps before its switch); ``assoc_bias_late_at_switch``, ``rep_bias_late_at_switch``: means over seeds
-      of the models balanced from the latest switch point, measured at that step (before any
-      balanced data); ``late_switch_lr_share``: the learning rate at the latest switch step
+      steps before its switch), ``trace_per_cell``; ``assoc_bias_late_at_switch``,
+      ``rep_bias_late_at_switch``, ``assoc_bias_late_at_end``, ``rep_bias_late_at_end``: means
+      over seeds of the models balanced from the latest switch point, measured (with
+      ``trace_per_cell``) at that step, before any balanced data, and at the end; ``late_switch_lr_share``: the learning rate at the latest switch step
       over its peak (the cosine schedule); ``late_effect_share``: ``(AB_unbalanced - AB_late) /
       (AB_unbalanced - AB_balanced)`` of the trained models, the part of balancing
       throughout's reduction of association bias that balancing late achieves (nan when
@@ -596,9 +604,10 @@ def glue_values(result: Result) -> dict[str, float | int | str]:
     trace = res.trace_summary.set_index(["condition", "step", "metric"])
     for metric in ("assoc_bias", "rep_bias"):
         out[f"{metric}_late_at_switch"] = float(trace.loc[(late, late_step, metric), "mean"])
+        out[f"{metric}_late_at_end"] = float(trace.loc[(late, n_steps, metric), "mean"])
     cfg = TrainConfig(steps=n_steps)
     out["late_switch_lr_share"] = learning_rate(late_step, cfg) / cfg.lr
-    out["trace_points"] = p.trace_points
+    out["trace_points"], out["trace_per_cell"] = p.trace_points, p.trace_per_cell
     out["trace_models"] = int(res.trace["weights"].nunique())
     feasible = res.keep_sweep[res.keep_sweep["feasible"]]["keep_rate"]
     out["max_feasible_keep_rate"] = float(feasible.max()) if len(feasible) else float("nan")
