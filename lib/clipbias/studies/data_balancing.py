@@ -574,8 +574,9 @@ def glue_values(result: Result) -> dict[str, float | int | str]:
       over its peak (the cosine schedule); ``late_effect_share``: ``(AB_unbalanced - AB_late) /
       (AB_unbalanced - AB_balanced)`` of the trained models, the part of balancing
       throughout's reduction of association bias that balancing late achieves (nan when
-      balancing throughout reduces nothing); ``late_switch_changes``: the word ``"little"``
-      when that share is below 1/3, else ``"a substantial part"``;
+      balancing throughout reduces nothing); ``late_switch_changes``: the words ``"little"``
+      when that share is below 1/3, ``"a substantial part"`` when not, ``"no measurable
+      part"`` when it is nan;
     - ``m4_seconds_10m``: benchmark wall seconds of M4 on 10 million rows (a lower bound when
       the run did not finish; nan if not measured); ``m4_10m_finished``: 1 if it finished.
     """
@@ -623,7 +624,8 @@ def glue_values(result: Result) -> dict[str, float | int | str]:
     share = (out["assoc_bias_unbalanced"] - out["assoc_bias_late"]) / reduction \
         if reduction != 0 else float("nan")
     out["late_effect_share"] = float(share)
-    out["late_switch_changes"] = "little" if share < 1 / 3 else "a substantial part"
+    out["late_switch_changes"] = ("no measurable part" if not np.isfinite(share)
+                                  else "little" if share < 1 / 3 else "a substantial part")
     return out
 
 
