@@ -543,7 +543,7 @@ def run(params: Params, *, progress: bool = True) -> Result:
         findings=_findings(params, models), m4_seconds_10m=m4_seconds_10m(), real=real)
 
 
-def glue_values(result: Result) -> dict[str, float | int | str]:
+def glue_values(result: Result) -> dict[str, float | int]:
     """Every number the chapter's prose cites, by glue key.
 
     - ``violation_before_max``, ``violation_after_max``: largest excess of a statistic over its
@@ -574,9 +574,7 @@ def glue_values(result: Result) -> dict[str, float | int | str]:
       over its peak (the cosine schedule); ``late_effect_share``: ``(AB_unbalanced - AB_late) /
       (AB_unbalanced - AB_balanced)`` of the trained models, the part of balancing
       throughout's reduction of association bias that balancing late achieves (nan when
-      balancing throughout reduces nothing); ``late_switch_changes``: the words ``"little"``
-      when that share is below 1/3, ``"a substantial part"`` when not, ``"no measurable
-      part"`` when it is nan;
+      balancing throughout reduces nothing);
     - ``m4_seconds_10m``: benchmark wall seconds of M4 on 10 million rows (a lower bound when
       the run did not finish; nan if not measured); ``m4_10m_finished``: 1 if it finished.
     """
@@ -585,7 +583,7 @@ def glue_values(result: Result) -> dict[str, float | int | str]:
     late = _label("balanced", max(p.switch_points))
     names = {"unbalanced": "unbalanced", "balanced": "balanced", "proxies": "proxies",
              "late": late}
-    out: dict[str, float | int | str] = {
+    out: dict[str, float | int] = {
         "violation_before_max": res.balance.violation_before,
         "violation_after_max": res.balance.violation_after,
         "violation_proxies_after": res.balance_proxies.violation_after,
@@ -624,8 +622,6 @@ def glue_values(result: Result) -> dict[str, float | int | str]:
     share = (out["assoc_bias_unbalanced"] - out["assoc_bias_late"]) / reduction \
         if reduction != 0 else float("nan")
     out["late_effect_share"] = float(share)
-    out["late_switch_changes"] = ("no measurable part" if not np.isfinite(share)
-                                  else "little" if share < 1 / 3 else "a substantial part")
     return out
 
 
