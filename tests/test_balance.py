@@ -11,7 +11,9 @@ from clipbias.interventions.balance import (
     m4,
     moment_statistics,
     realised_statistics,
+    solver,
 )
+from clipbias.interventions.balance.table import make_table
 
 
 def planted(n: int, c: int, *, seed: int, person: float = 0.5, male: float = 0.7,
@@ -292,9 +294,109 @@ def test_bad_inputs_raise_clear_errors(kwargs: dict, message: str) -> None:
         m4(s, y, **args)
 
 
-def test_large_tables_warm_start_from_subsamples_and_still_meet_the_constraints() -> None:
+def test_large_tables_warm_start_from_a_subsample_and_still_meet_the_constraints() -> None:
     s, y = planted(150_000, 2, seed=14)
     res = m4(s, y, keep_rate=0.7, eps_representation=0.005, eps_association=0.005)
     assert res.warm_start_iterations > 0
     assert res.feasible and res.status == "optimal"
     assert moment_statistics(s, y, weights=res.q).violation(0.005, 0.005) == 0.0
+
+
+# --- the Newton solver's parts ---------------------------------------------------------------------
+
+def small_problem(seed: int):
+    """A table with utilities, proxies and a non-uniform target, its problem and a dual point
+    with one multiplier of each pair positive (``lam+ * lam- = 0``, as the solver keeps it)."""
+    s, y = planted(300, 3, seed=seed, overlap=0.2)
+    rng = np.random.default_rng(seed)
+    z_proxy = rng.random((300, 2)) < 0.4
+    u = rng.uniform(0.3, 2.0, 300)
+    target = np.array([0.45, 0.55])
+    table = make_table(s, y, target=target, proxies=z_proxy, utility=u, batch_size=37)
+    tol = np.full((2, 6), 0.02)
+    tol[:, 0] = 0.01
+    prob = solver._problem(tol, np.ones((2, 6)), float(np.mean(u.mean() / u)), 0.7, True,
+                           np.inf)
+    k = tol.size
+    signed = rng.normal(size=k) * 0.3
+    z = np.concatenate([np.maximum(signed, 0), np.maximum(-signed, 0), [0.05]])
+    b = bias_matrix(s, y, target, z_proxy)
+    return table, prob, z, b, u / u.mean()
+
+
+def test_pass_matches_a_plain_loop() -> None:
+    table, prob, z, b, w = small_problem(20)
+    k = prob.tol.size
+    e = prob.tol_inner.ravel()
+    q = np.empty(table.n)
+    pt = solver._pass(table, z, prob, out=q)
+    t = b @ (z[:k] - z[k:2 * k]) - np.sum((z[:k] + z[k:2 * k]) * e) + z[-1]
+    expected_q = np.clip(0.7 - t / w, 0, 1)
+    assert 0 < np.sum((expected_q > 0) & (expected_q < 1)) < table.n  # some rows are clipped
+    np.testing.assert_allclose(q, expected_q, atol=1e-12)
+    np.testing.assert_allclose(pt.sums.ravel(), expected_q @ b / table.n, atol=1e-12)
+    assert pt.keep == pytest.approx(expected_q.mean(), abs=1e-12)
+    half_f = np.mean(w * (expected_q - 0.7) ** 2) / 2
+    assert pt.half_f == pytest.approx(half_f, abs=1e-12)
+    assert pt.dual == pytest.approx(half_f + np.mean(expected_q * t) - z[-1] * 0.7, abs=1e-12)
+
+
+def test_hessian_matches_a_plain_sum_and_finite_differences_of_the_gradient() -> None:
+    table, prob, z, b, w = small_problem(21)
+    k = prob.tol.size
+    e = prob.tol_inner.ravel()
+    grad = solver._gradient(solver._pass(table, z, prob), prob)
+    free = solver._free(z, grad, prob)
+    assert k < free.size < 2 * k + 1  # some multipliers are held at zero
+    h = solver._hessian(table, z, prob, free)
+    t = b @ (z[:k] - z[k:2 * k]) - np.sum((z[:k] + z[k:2 * k]) * e) + z[-1]
+    raw = 0.7 - t / w
+    expected = np.zeros((2 * k + 1, 2 * k + 1))
+    for i in np.flatnonzero((raw > 0) & (raw < 1)):
+        a = np.concatenate([b[i] - e, -b[i] - e, [1.0]])
+        expected += np.outer(a, a) / w[i]
+    expected = expected[np.ix_(free, free)] / table.n
+    np.testing.assert_allclose(h, expected, atol=1e-12)
+    # minus the derivative of the gradient along a free direction (no row crosses a clip edge)
+    v = np.zeros_like(z)
+    v[free] = np.random.default_rng(0).normal(size=free.size)
+    step = 1e-7
+    moved = solver._gradient(solver._pass(table, z + step * v, prob), prob)
+    np.testing.assert_allclose((grad - moved)[free] / step, h @ v[free], rtol=1e-5, atol=1e-9)
+
+
+def test_newton_with_a_subsample_hessian_lands_on_the_slsqp_optimum(monkeypatch) -> None:
+    """Force the large-table path (subsample solve, then full-table steps with the subsample's
+    Hessian) on a table small enough for the independent solver."""
+    monkeypatch.setattr(solver, "_HESSIAN_ROWS", 96)
+    s, y = planted(400, 3, seed=15, person=0.6)
+    res = m4(s, y, eps_representation=0.02, eps_association=0.02, keep_rate=0.7)
+    assert res.warm_start_iterations > 0
+    assert res.feasible and res.status == "optimal"
+    opt = reference_qp(bias_matrix(s, y), eps_vector(2, 3, 0.02, 0.02), 0.7)
+    assert opt > 1e-3
+    assert opt - 1e-7 <= res.objective <= opt + max(0.01 * opt, 1e-4)
+
+
+def least_max_violation(b, eps, eta) -> float:
+    """The LP ``min tau`` s.t. ``|sum_i q_i b_i| <= (eps + tau) n eta``, mean(q) = eta."""
+    n, k = b.shape
+    col = np.full((k, 1), -n * eta)
+    a_ub = np.vstack([np.hstack([b.T, col]), np.hstack([-b.T, col])])
+    res = linprog(np.r_[np.zeros(n), 1.0], A_ub=a_ub, b_ub=np.r_[eps, eps] * n * eta,
+                  A_eq=np.r_[np.ones(n), 0.0][None, :], b_eq=[n * eta],
+                  bounds=[(0, 1)] * n + [(0, None)], method="highs")
+    assert res.status == 0, res.message
+    return float(res.fun)
+
+
+@pytest.mark.parametrize(("eta", "seed"), [(0.95, 0), (0.9, 1), (0.7, 2)])
+def test_an_infeasible_result_has_the_smallest_violation_the_keep_rate_allows(eta, seed) -> None:
+    s, y = planted(250, 2, seed=seed, person=0.8, male=0.75)
+    res = m4(s, y, eps_representation=0.01, eps_association=0.01, keep_rate=eta)
+    assert not res.feasible and res.status == "infeasible"
+    least = least_max_violation(bias_matrix(s, y), eps_vector(2, 2, 0.01, 0.01), eta)
+    assert least > 0.05
+    # bisection to 1% on tolerances tightened by the 0.5% margin
+    assert least - 1e-9 <= res.violation_after <= 1.02 * least + 1e-4
+    assert res.keep_rate == pytest.approx(eta, abs=1e-6)

@@ -17,17 +17,24 @@ strictly convex QP. Its Lagrangian separates over examples; with multipliers ``l
     q_i = clip(eta - t_i / w_i, 0, 1),  t_i = <lam+ - lam-, b_i> - <lam+ + lam-, E> + nu,
 
 and the dual function ``D(lam, nu) = (1/n) sum_i [w_i (q_i - eta)^2 / 2 + q_i t_i] - nu eta``
-(the objective halved) is concave with gradient ``(S - E Q, -S - E Q, Q - eta)`` where
-``S = mean_i q_i b_i`` and ``Q = mean_i q_i``. The solver ascends ``D`` by diagonally
-preconditioned projected gradient steps with Nesterov momentum and gradient restarts; every
-step is one streamed pass over the rows. ``enforcement=V`` bounds the multipliers by ``V``
-(soft constraints: the exact-penalty problem ``f/2 + V sum max(0, |S| - E Q)``).
+(the objective halved) is concave and piecewise quadratic, with gradient
+``(S - E Q, -S - E Q, Q - eta)`` where ``S = mean_i q_i b_i`` and ``Q = mean_i q_i``, and
+Hessian ``-(1/n) sum_i a_i a_i^T / w_i`` over the rows with ``0 < q_i < 1``
+(``a_i = (b_i - E, -b_i - E, 1)``): the dual has only ``2 m J + 1`` variables. The solver takes
+damped projected Newton steps on ``D``; every trial point is one streamed pass over the rows. On
+tables of more than ``_HESSIAN_ROWS`` rows the Hessian comes from a uniform row subsample, on
+which the problem is solved first (the warm start). ``enforcement=V`` bounds the multipliers by
+``V`` (soft constraints: the exact-penalty problem ``f/2 + V sum max(0, |S| - E Q)``). A hard
+problem proved infeasible is re-solved at the smallest uniform relaxation of the tolerances that
+is feasible (bisection), so ``q`` then has the smallest worst-case violation the keep rate
+allows.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -49,11 +56,20 @@ _GAP_ATOL = 1e-10
 _SLACK = 1e-9
 #: Largest accepted keep-rate residual ``|mean(q) - eta|``.
 _KEEP_TOL = 1e-6
-#: Rows of the smallest uniform subsample in the warm-start ladder; each level is 8x larger.
-_WARM_ROWS = 1 << 16
-_WARM_FACTOR = 8
-#: Rows used to estimate the curvature of the dual (the step size).
-_CURVATURE_ROWS = 1 << 13
+#: Rows of the uniform subsample that gives the Hessian of the dual (and, on larger tables, the
+#: warm start: the problem solved on the subsample first).
+_HESSIAN_ROWS = 1 << 17
+#: A step is accepted when ``D`` rises by at least this share of its first-order prediction.
+_ARMIJO = 1e-4
+#: Levenberg-Marquardt damping ``delta`` of the Newton system (relative to the diagonal ``P``):
+#: first value from zero multipliers (far from the optimum: short steps) and from a warm start,
+#: floor, and the factor by which a rejected step raises it (an accepted one lowers it).
+_DAMP_COLD = 1.0
+_DAMP_WARM = 1e-6
+_DAMP_MIN = 1e-10
+_DAMP_FACTOR = 10.0
+#: Relative width at which the bisection for the smallest feasible relaxation stops.
+_RELAX_RTOL = 1e-2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,14 +80,14 @@ class M4Result:
     of the expected distribution given by ``q``; ``violation_before`` / ``violation_after`` the
     largest excess of a statistic over its tolerance (0 when balanced); ``keep_rate`` the
     achieved ``mean(q)``; ``objective`` ``f(q)``, the (utility-weighted) mean of
-    ``(q_i - keep_rate)^2``; ``iterations`` dual steps on the full table
-    (``warm_start_iterations`` on the subsample before); ``feasible`` true only when every
-    statistic is within tolerance and the keep-rate condition holds; ``status`` one of
-    ``"optimal"``, ``"infeasible"`` (proved: the dual value exceeds every feasible objective),
-    ``"not_converged"``; ``duality_gap`` ``f/2 - D`` at the returned point (hard mode: a bound
-    on the suboptimality of ``f/2``); ``multipliers`` (m, J) the signed dual variables
-    ``lam+ - lam-`` and ``keep_multiplier`` ``nu``. When ``feasible`` is false, ``q`` is the
-    point of smallest violation reached and must not be used as balanced.
+    ``(q_i - keep_rate)^2``; ``iterations`` Newton trial points evaluated on the full table, one
+    streamed pass each (``warm_start_iterations`` on the row subsample before); ``feasible``
+    true only when every statistic is within tolerance and the keep-rate condition holds;
+    ``status`` one of ``"optimal"``, ``"infeasible"`` (proved: the dual value exceeds every
+    feasible objective), ``"not_converged"``; ``duality_gap`` ``f/2 - D`` at the returned point
+    (hard mode: a bound on the suboptimality of ``f/2``); ``multipliers`` (m, J) the signed dual
+    variables ``lam+ - lam-`` and ``keep_multiplier`` ``nu``. When ``feasible`` is false, ``q``
+    is the point of smallest violation reached and must not be used as balanced.
     """
 
     q: np.ndarray
@@ -92,23 +108,16 @@ class M4Result:
 
 @dataclasses.dataclass(frozen=True)
 class _Problem:
+    """The dual in one flat vector ``z = (vec lam+, vec lam-, nu)`` of length ``2 m J + 1``."""
+
     eta: float
     fixed: bool
     tol: np.ndarray  # (m, J) original tolerances E
     tol_inner: np.ndarray  # (m, J) tightened tolerances the dual works with
     bound: float  # upper bound on the multipliers (inf: hard constraints)
-    precond: np.ndarray  # (m, J) diagonal curvature of the dual in lam
-    precond_nu: float
-
-
-@dataclasses.dataclass
-class _Dual:
-    plus: np.ndarray
-    minus: np.ndarray
-    nu: float
-
-    def copy(self) -> _Dual:
-        return _Dual(self.plus.copy(), self.minus.copy(), self.nu)
+    scale: np.ndarray  # (2mJ + 1,) diagonal of the dual's Gram matrix on the full table
+    lower: np.ndarray  # (2mJ + 1,) bounds of z: lam in [0, bound], nu free or >= 0
+    upper: np.ndarray
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,10 +128,17 @@ class _Pass:
     dual: float  # D at the tightened tolerances
 
 
-def _pass(table: BalanceTable, z: _Dual, prob: _Problem, out: np.ndarray | None = None) -> _Pass:
+def _split(z: np.ndarray, prob: _Problem) -> tuple[np.ndarray, float]:
+    """``(mu, shift)``: ``t_i = <mu, b_i> - shift`` with ``mu = lam+ - lam-`` (m, J)."""
+    k = prob.tol.size
+    plus, minus = z[:k].reshape(prob.tol.shape), z[k:2 * k].reshape(prob.tol.shape)
+    return plus - minus, float(np.sum((plus + minus) * prob.tol_inner)) - float(z[-1])
+
+
+def _pass(table: BalanceTable, z: np.ndarray, prob: _Problem,
+          out: np.ndarray | None = None) -> _Pass:
     """One streamed pass: q from the closed form, its moments, objective and dual value."""
-    mu = z.plus - z.minus
-    shift = float(np.sum((z.plus + z.minus) * prob.tol_inner)) - z.nu
+    mu, shift = _split(z, prob)
     sums = np.zeros_like(mu)
     keep = sq = lin = 0.0
     for start, stop, d, x, w in table.batches():
@@ -136,19 +152,68 @@ def _pass(table: BalanceTable, z: _Dual, prob: _Problem, out: np.ndarray | None 
         if out is not None:
             out[start:stop] = q
     n = table.n
-    return _Pass(sums / n, keep / n, sq / (2 * n), (sq / 2 + lin) / n - z.nu * prob.eta)
+    return _Pass(sums / n, keep / n, sq / (2 * n), (sq / 2 + lin) / n - float(z[-1]) * prob.eta)
 
 
-def _excess(pt: _Pass, tol: np.ndarray) -> float:
-    """Largest ``|S| / Q - E`` (inf when nothing is kept)."""
-    if not pt.keep > 0:
-        return math.inf
-    return float(np.max(np.abs(pt.sums) / pt.keep - tol))
+def _gradient(pt: _Pass, prob: _Problem) -> np.ndarray:
+    """``dD/dz = (S - E Q, -S - E Q, Q - eta)`` (2mJ + 1,)."""
+    s, e = pt.sums.ravel(), prob.tol_inner.ravel()
+    return np.concatenate([s - e * pt.keep, -s - e * pt.keep, [pt.keep - prob.eta]])
 
 
-def _keep_residual(pt: _Pass, prob: _Problem) -> float:
+def _hessian(table: BalanceTable, z: np.ndarray, prob: _Problem, free: np.ndarray) -> np.ndarray:
+    """Minus the Hessian of ``D`` in the coordinates ``free``, on ``table``: a (F, F) matrix.
+
+    ``-d^2 D/dz^2 = (1/n) sum_i [0 < eta - t_i / w_i < 1] a_i a_i^T / w_i`` with
+    ``a_i = (b_i - E, -b_i - E, 1) = L (b_i, 1)`` (2mJ + 1,), ``L`` (2mJ + 1, mJ + 1) fixed; the
+    clipped rows do not move with ``z``. Accumulates the (mJ + 1)-square Gram matrix of
+    ``(b_i, 1) / sqrt(w_i)`` and maps it with ``L``.
+    """
+    mu, shift = _split(z, prob)
+    k = prob.tol.size
+    gram = np.zeros((k + 1, k + 1))
+    for _, _, d, x, w in table.batches():
+        raw = prob.eta - (np.einsum("ik,ik->i", d, x @ mu.T) - shift) / w
+        inside = (raw > 0.0) & (raw < 1.0)
+        rows = int(inside.sum())
+        if rows == 0:
+            continue
+        root = np.sqrt(w[inside])[:, None]
+        c = np.empty((rows, k + 1))
+        c[:, :k] = (d[inside][:, :, None] * x[inside][:, None, :]).reshape(rows, k)
+        c[:, k] = 1.0
+        c /= root
+        gram += c.T @ c
+    e = prob.tol_inner.ravel()
+    lift = np.zeros((2 * k + 1, k + 1))
+    lift[:k, :k], lift[k:2 * k, :k] = np.eye(k), -np.eye(k)
+    lift[:2 * k, k] = np.concatenate([-e, -e])
+    lift[2 * k, k] = 1.0
+    lift = lift[free]
+    return lift @ gram @ lift.T / table.n
+
+
+def _free(z: np.ndarray, grad: np.ndarray, prob: _Problem) -> np.ndarray:
+    """Indices of the coordinates the Newton step moves.
+
+    A coordinate at a bound whose gradient points out of the domain stays; of the two
+    multipliers of one constraint at most one moves (the other is zero and stays zero, so
+    ``lam+ * lam- = 0`` throughout and ``lam+ - lam-`` changes sign through zero).
+    """
+    k = prob.tol.size
+    free = ~(((z <= prob.lower) & (grad <= 0)) | ((z >= prob.upper) & (grad >= 0)))
+    free[k:2 * k] &= ~(z[:k] > 0)
+    free[:k] &= ~(z[k:2 * k] > 0)
+    return np.flatnonzero(free)
+
+
+def _violation(pt: _Pass, prob: _Problem, tol: np.ndarray) -> tuple[float, float]:
+    """(largest ``|S| / Q - tol``, inf when nothing is kept; keep-rate residual)."""
     gap = pt.keep - prob.eta
-    return abs(gap) if prob.fixed else max(0.0, gap)
+    keep = abs(gap) if prob.fixed else max(0.0, gap)
+    if not pt.keep > 0:
+        return math.inf, keep
+    return float(np.max(np.abs(pt.sums) / pt.keep - tol)), keep
 
 
 def _gap(pt: _Pass, prob: _Problem) -> float:
@@ -160,115 +225,113 @@ def _gap(pt: _Pass, prob: _Problem) -> float:
     return primal - pt.dual
 
 
-def _project(z: _Dual, prob: _Problem) -> _Dual:
-    plus = np.clip(z.plus, 0.0, prob.bound)
-    minus = np.clip(z.minus, 0.0, prob.bound)
-    return _Dual(plus, minus, z.nu if prob.fixed else max(0.0, z.nu))
+def _solve(table: BalanceTable, curvature: BalanceTable, prob: _Problem, z0: np.ndarray,
+           max_iterations: int, show: bool) -> tuple[np.ndarray, int, str]:
+    """Damped projected Newton ascent of ``D`` on ``table`` from ``z0``.
 
-
-def _ascent_step(z: _Dual, pt: _Pass, prob: _Problem, step: float) -> tuple[_Dual, _Dual]:
-    """A preconditioned projected gradient step from ``z``; returns (new point, gradient)."""
-    grad = _Dual(pt.sums - prob.tol_inner * pt.keep, -pt.sums - prob.tol_inner * pt.keep,
-                 pt.keep - prob.eta)
-    moved = _Dual(z.plus + step * grad.plus / prob.precond,
-                  z.minus + step * grad.minus / prob.precond,
-                  z.nu + step * grad.nu / prob.precond_nu)
-    return _project(moved, prob), grad
-
-
-def _inner(a: _Dual, b: _Dual) -> float:
-    return float(np.sum(a.plus * b.plus) + np.sum(a.minus * b.minus) + a.nu * b.nu)
-
-
-def _diff(a: _Dual, b: _Dual) -> _Dual:
-    return _Dual(a.plus - b.plus, a.minus - b.minus, a.nu - b.nu)
-
-
-def _lin(a: _Dual, b: _Dual, coef: float) -> _Dual:
-    """``a + coef * (a - b)``."""
-    return _Dual(a.plus + coef * (a.plus - b.plus), a.minus + coef * (a.minus - b.minus),
-                 a.nu + coef * (a.nu - b.nu))
-
-
-def _curvature(table: BalanceTable, prob: _Problem, seed: int) -> float:
-    """Largest eigenvalue of the preconditioned Gram matrix of the dual, on a row subsample.
-
-    Bounds the curvature of ``D`` (only rows with ``0 < q_i < 1`` contribute to it); estimated
-    by power iteration on ``C`` with rows ``[b_i - E, -b_i - E, 1] / sqrt(w_i)``.
-    """
-    rng = np.random.default_rng(seed)
-    rows = np.sort(rng.choice(table.n, size=min(table.n, _CURVATURE_ROWS), replace=False))
-    sub = table.subset(rows)
-    _, _, d, x, w = next(sub.batches())
-    b = np.einsum("ik,ij->ikj", d, x).reshape(len(rows), -1) / np.sqrt(w)[:, None]
-    inv = 1.0 / np.sqrt(w)
-    e = prob.tol_inner.ravel()
-    p = 1.0 / np.sqrt(prob.precond.ravel())
-    pn = 1.0 / math.sqrt(prob.precond_nu)
-    v = rng.standard_normal(2 * e.size + 1)
-    value = 0.0
-    for _ in range(60):
-        v /= np.linalg.norm(v)
-        vp, vm, vn = v[:e.size] * p, v[e.size:-1] * p, v[-1] * pn
-        col = b @ (vp - vm) + inv * (vn - float(e @ (vp + vm)))
-        back_b = b.T @ col / len(rows)
-        back_1 = float(inv @ col) / len(rows)
-        new = np.concatenate([(back_b - e * back_1) * p, (-back_b - e * back_1) * p,
-                              [back_1 * pn]])
-        value = float(np.linalg.norm(new))
-        v = new
-    return max(value, 1e-12)
-
-
-def _solve(table: BalanceTable, prob: _Problem, z0: _Dual, step: float, max_iterations: int,
-           show: bool) -> tuple[_Dual, _Dual, int, str]:
-    """Accelerated projected dual ascent from ``z0``.
-
-    Returns (the returned point: the optimum, or the point of smallest violation; the last
-    point; dual steps taken; status). A step that lowers the dual value is rejected and the
-    momentum reset; when that happens to a step without momentum the step length is halved.
+    Each step solves ``(H_FF + delta diag(P_F)) s_F = grad_F`` on the free coordinates ``F``
+    (:func:`_free`), with ``H`` the Hessian of :func:`_hessian` measured on ``curvature`` (the
+    table itself or a row subsample of it) and ``P`` the Gram diagonal of the full table, and
+    moves to the projection of ``z + s`` onto the domain. A trial that raises ``D`` by less than
+    ``_ARMIJO`` times ``grad . (z_new - z)`` is rejected and ``delta`` raised tenfold (towards a
+    short diagonally scaled gradient step); an accepted one lowers it tenfold. Returns (the
+    optimum, or the point of smallest violation reached; trial points evaluated; status).
     """
     fmax_half = 0.5 * max(prob.eta, 1.0 - prob.eta) ** 2
     hard = not math.isfinite(prob.bound)
-    z, y = z0.copy(), z0.copy()
-    momentum = 1.0
-    pt = _pass(table, y, prob)
-    best, best_violation = y, math.inf
+    z = z0.copy()
+    pt = _pass(table, z, prob)
+    best, best_violation = z, math.inf
     status = "not_converged"
     iterations = 0
-    bar = progress(total=max_iterations, desc="M4 dual ascent", unit="pass", disable=not show)
+    damping = _DAMP_WARM if z0.any() else _DAMP_COLD
+    bar = progress(desc="M4 Newton steps", unit="pass", disable=not show)
     while True:
-        excess = _excess(pt, prob.tol)
-        keep_res = _keep_residual(pt, prob)
-        violation = max(excess, keep_res)
-        if violation < best_violation:
-            best, best_violation = y, violation
+        excess, keep_res = _violation(pt, prob, prob.tol)
+        if max(excess, keep_res) < best_violation:
+            best, best_violation = z, max(excess, keep_res)
         if (keep_res <= _KEEP_TOL and _gap(pt, prob) <= _GAP_RTOL * pt.half_f + _GAP_ATOL
                 and (excess <= _SLACK or not hard)):
-            best, status = y, "optimal"
+            best, status = z, "optimal"
             break
         if hard and pt.dual > fmax_half:
             status = "infeasible"
             break
-        if iterations >= max_iterations:
+        grad = _gradient(pt, prob)
+        free = _free(z, grad, prob)
+        root = np.sqrt(prob.scale[free])
+        values, vectors = np.linalg.eigh(_hessian(curvature, z, prob, free) / np.outer(root, root))
+        values = np.maximum(values, 0.0)
+        rhs = vectors.T @ (grad[free] / root)
+        accepted = False
+        while not accepted and iterations < max_iterations:
+            step = np.zeros_like(z)
+            step[free] = vectors @ (rhs / (values + damping)) / root
+            z_new = np.clip(z + step, prob.lower, prob.upper)
+            if np.array_equal(z_new, z):  # the damped step no longer moves: stalled
+                break
+            pt_new = _pass(table, z_new, prob)
+            iterations += 1
+            bar.update(1)
+            accepted = pt_new.dual >= pt.dual + _ARMIJO * float(grad @ (z_new - z))
+            damping = (max(damping / _DAMP_FACTOR, _DAMP_MIN) if accepted
+                       else damping * _DAMP_FACTOR)
+        if not accepted:
             break
-        z_new, grad = _ascent_step(y, pt, prob, step)
-        if _inner(grad, _diff(z_new, z)) < 0:  # momentum points downhill
-            momentum = 1.0
-        next_momentum = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * momentum ** 2))
-        coef = (momentum - 1.0) / next_momentum
-        y_new = _project(_lin(z_new, z, coef), prob)  # stay in the dual domain
-        pt_new = _pass(table, y_new, prob)
-        iterations += 1
-        bar.update(1)
-        if pt_new.dual < pt.dual - 1e-13 * (1.0 + abs(pt.dual)):
-            if coef == 0.0:
-                step *= 0.5
-            z, momentum = y, 1.0
-            continue
-        z, y, pt, momentum = z_new, y_new, pt_new, next_momentum
+        z, pt = z_new, pt_new
     bar.close()
-    return best, y, iterations, status
+    return best, iterations, status
+
+
+def _problem(tol: np.ndarray, square: np.ndarray, inv_w: float, keep_rate: float, fixed: bool,
+             bound: float) -> _Problem:
+    """The dual at tolerances ``tol`` (m, J); ``square``, ``inv_w`` from :func:`_before`."""
+    tol_inner = tol * (1.0 - _MARGIN)
+    gram = np.maximum(square + tol_inner ** 2 * inv_w, 1e-12).ravel()
+    k = tol.size
+    return _Problem(eta=float(keep_rate), fixed=fixed, tol=tol, tol_inner=tol_inner, bound=bound,
+                    scale=np.concatenate([gram, gram, [inv_w]]),
+                    lower=np.concatenate([np.zeros(2 * k), [-math.inf if fixed else 0.0]]),
+                    upper=np.concatenate([np.full(2 * k, bound), [math.inf]]))
+
+
+def _two_phase(table: BalanceTable, curvature: BalanceTable, prob: _Problem, z0: np.ndarray,
+               max_iterations: int, show: bool) -> tuple[np.ndarray, int, int, str]:
+    """:func:`_solve` on ``curvature`` (when it is a subsample) and then on the full table from
+    that solution; returns (point, full-table trials, subsample trials, status)."""
+    warm = 0
+    if curvature is not table:
+        z0, warm, _ = _solve(curvature, curvature, prob, z0, max_iterations, show=False)
+    z, iterations, status = _solve(table, curvature, prob, z0, max_iterations, show)
+    return z, iterations, warm, status
+
+
+def _least_violation(table: BalanceTable, curvature: BalanceTable,
+                     relaxed: Callable[[float], _Problem], upper: float, z0: np.ndarray,
+                     max_iterations: int, show: bool) -> tuple[np.ndarray, _Problem, int, int]:
+    """For a proved infeasible problem: bisection on the relaxation ``tau`` of every tolerance.
+
+    ``relaxed(tau)`` is the problem at tolerances ``E + tau``, feasible at ``tau = upper``.
+    Returns the solution at the smallest ``tau`` found feasible once the bracket is within
+    ``_RELAX_RTOL`` of it (the closest ``q`` to the keep rate whose largest excess over ``E``
+    is at most ``tau``), its problem, and the trials on the full table and on the subsample.
+    """
+    prob = relaxed(upper)
+    z, iterations, warm, _ = _two_phase(table, curvature, prob, z0, max_iterations, show)
+    low, high = 0.0, upper
+    while high - low > _RELAX_RTOL * high:
+        mid = 0.5 * (low + high)
+        trial = relaxed(mid)
+        z_mid, used, used_warm, status = _two_phase(table, curvature, trial, z, max_iterations,
+                                                    show)
+        iterations, warm = iterations + used, warm + used_warm
+        if status == "optimal":
+            z, prob, high = z_mid, trial, mid
+        elif status == "infeasible":
+            low = mid
+        else:  # undecided within max_iterations: keep the bracket found so far
+            break
+    return z, prob, iterations, warm
 
 
 def _check_options(eps_representation: float, eps_association: float, keep_rate: float,
@@ -320,14 +383,16 @@ def m4(s: object, y: object, *, target: object = None, eps_representation: float
     ``fixed_keep_rate`` ``mean(q) = eta`` (else ``<= eta``), ``enforcement`` None for hard
     constraints or a bound ``V`` on the dual variables (soft constraints), ``utility`` (n,)
     positive weights of the objective, ``batch_size`` rows per streamed batch, ``seed`` the
-    nested row subsamples whose solutions warm-start the full problem (sizes
-    65,536 x 8^k) and the step-size estimate, ``progress`` a bar over the dual passes on the
-    full table. Memory beyond the inputs and ``q`` is
-    ``O(batch_size * m * (1 + c + p))``.
+    uniform row subsample (131,072 rows) that gives the Hessian of the dual and the warm start on
+    larger tables, ``max_iterations`` the most trial points per solve, ``progress`` a bar over
+    the Newton trials on the full table. Memory beyond the inputs and ``q`` is
+    ``O(batch_size * m * (1 + c + p))`` plus the subsample.
 
     Statistics are met to ``E + 1e-9`` (the solver works with tolerances ``0.5%`` tighter).
     An infeasible setting (for example a keep rate too high for the tolerances) comes back with
-    ``feasible=False`` and the point of smallest violation reached.
+    ``feasible=False``, ``status="infeasible"`` and the ``q`` closest to the keep rate among
+    those whose largest excess over the tolerances is at most ``tau``, the smallest such excess
+    found by bisection (to 1%).
 
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
@@ -344,26 +409,27 @@ def m4(s: object, y: object, *, target: object = None, eps_representation: float
     before, square, inv_w = _before(table)
     tol = np.full((table.m, 1 + table.c + table.p), float(eps_association))
     tol[:, 0] = eps_representation
-    tol_inner = tol * (1.0 - _MARGIN)
-    precond = np.maximum(square + tol_inner ** 2 * inv_w, 1e-12)
-    prob = _Problem(eta=float(keep_rate), fixed=bool(fixed_keep_rate), tol=tol,
-                    tol_inner=tol_inner, bound=math.inf if enforcement is None else float(enforcement),
-                    precond=precond, precond_nu=inv_w)
-    step = 1.0 / (1.2 * _curvature(table, prob, seed))
-    z0 = _Dual(np.zeros_like(tol), np.zeros_like(tol), 0.0)
-    warm_iterations = 0
-    sizes = []
-    size = _WARM_ROWS
-    while 2 * size < table.n:
-        sizes.append(size)
-        size *= _WARM_FACTOR
-    if sizes:  # nested uniform subsamples, smallest first; each solution starts the next
-        order = np.random.default_rng([seed, 1]).permutation(table.n)
-        for size in sizes:
-            _, z0, used, _ = _solve(table.subset(np.sort(order[:size])), prob, z0, step,
-                                    max_iterations, show=False)
-            warm_iterations += used
-    z, _, iterations, status = _solve(table, prob, z0, step, max_iterations, show=progress)
+    bound = math.inf if enforcement is None else float(enforcement)
+
+    def relaxed(tau: float) -> _Problem:
+        return _problem(tol + tau, square, inv_w, keep_rate, bool(fixed_keep_rate), bound)
+
+    prob = relaxed(0.0)
+    z0 = np.zeros(2 * tol.size + 1)
+    curvature = table
+    if table.n > _HESSIAN_ROWS:  # a uniform row subsample: the warm start and H
+        rows = np.random.default_rng(seed).choice(table.n, size=_HESSIAN_ROWS, replace=False)
+        curvature = table.subset(np.sort(rows))
+    z, iterations, warm_iterations, status = _two_phase(table, curvature, prob, z0,
+                                                        max_iterations, progress)
+    if status == "infeasible":
+        # the smallest relaxation of the tolerances that the data allow; q ~ keep_rate fits
+        # them once tau exceeds the table's own violation (the margin is undone by the factor)
+        upper = (before.violation(eps_representation, eps_association) * 1.01
+                 + _MARGIN * float(tol.max())) / (1.0 - _MARGIN)
+        z, prob, used, used_warm = _least_violation(table, curvature, relaxed, upper, z0,
+                                                    max_iterations, progress)
+        iterations, warm_iterations = iterations + used, warm_iterations + used_warm
     q = np.empty(table.n)
     pt = _pass(table, z, prob, out=q)
     if pt.keep > 0:
@@ -371,7 +437,9 @@ def m4(s: object, y: object, *, target: object = None, eps_representation: float
     else:
         nan = np.full_like(tol, np.nan)
         after = MomentStatistics(nan[:, 0], nan[:, 1:1 + table.c], nan[:, 1 + table.c:], 0.0)
-    feasible = pt.keep > 0 and _excess(pt, tol) <= _SLACK and _keep_residual(pt, prob) <= _KEEP_TOL
+    excess, keep_res = _violation(pt, prob, tol)
+    feasible = pt.keep > 0 and excess <= _SLACK and keep_res <= _KEEP_TOL
+    mu, _ = _split(z, prob)
     return M4Result(
         q=q, before=before, after=after,
         violation_before=before.violation(eps_representation, eps_association),
@@ -379,4 +447,4 @@ def m4(s: object, y: object, *, target: object = None, eps_representation: float
         else math.inf,
         keep_rate=pt.keep, objective=2.0 * pt.half_f, iterations=iterations,
         warm_start_iterations=warm_iterations, feasible=bool(feasible), status=status,
-        duality_gap=_gap(pt, prob), multipliers=z.plus - z.minus, keep_multiplier=z.nu)
+        duality_gap=_gap(pt, prob), multipliers=mu, keep_multiplier=float(z[-1]))

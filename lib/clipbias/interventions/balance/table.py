@@ -69,8 +69,7 @@ class BalanceTable:
             s = self.s[start:stop]
             rows = stop - start
             d = s.astype(np.float64)
-            carries = d.any(axis=1)
-            d -= np.outer(carries, self.target)
+            d -= s.any(axis=1)[:, None] * self.target
             x = np.empty((rows, 1 + self.c + self.p), dtype=np.float64)
             x[:, 0] = 1.0
             x[:, 1:1 + self.c] = self.y[start:stop]
@@ -83,12 +82,14 @@ class BalanceTable:
             yield start, stop, d, x, w
 
     def subset(self, rows: np.ndarray) -> BalanceTable:
-        """The table restricted to ``rows`` (sorted indices), held in memory as one batch."""
+        """The table restricted to ``rows`` (sorted indices), copied, with the same batch size.
+
+        The utility weights keep the full table's normalisation (``utility_mean``).
+        """
         return dataclasses.replace(
             self, s=self.s[rows], y=self.y[rows],
             proxies=None if self.proxies is None else self.proxies[rows],
-            utility=None if self.utility is None else self.utility[rows],
-            batch_size=max(len(rows), 1))
+            utility=None if self.utility is None else self.utility[rows])
 
 
 def _indicator(name: str, value: object, n: int | None, batch_size: int) -> np.ndarray:
