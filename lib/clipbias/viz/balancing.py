@@ -5,6 +5,7 @@ model bias by switch point, bias over training and quality against bias. Tidy ta
 from __future__ import annotations
 
 import altair as alt
+import numpy as np
 import pandas as pd
 
 from clipbias.viz._tables import require_columns
@@ -12,6 +13,9 @@ from clipbias.viz._tables import require_columns
 __all__ = ["data_bias_chart", "keep_rate_chart", "quality_bias_chart", "switch_chart",
            "trace_chart"]
 
+#: The range each metric can take (the trace's interval bands are clipped to it).
+_METRIC_RANGES = {"rep_bias": (0.0, 1.0), "assoc_bias": (-1.0, 1.0), "zero_shot": (0.0, 1.0),
+                  "recall": (0.0, 1.0)}
 _METRIC_TITLES = {"rep_bias": "representation bias (share preferring group 0; 0.5 = none)",
                   "assoc_bias": "association bias (preference gap between groups)",
                   "zero_shot": "zero-shot accuracy", "recall": "recall@k"}
@@ -65,7 +69,10 @@ def switch_chart(summary: pd.DataFrame, *, metrics: tuple[str, ...] = ("rep_bias
     data["measure"] = data["metric"].map(_METRIC_TITLES).fillna(data["metric"])
     order = list(dict.fromkeys(data["condition"]))
     y = alt.Y("condition:N", title=None, sort=order)
-    rule = alt.Chart().mark_rule().encode(y=y, x=alt.X("ci_low:Q", title=None), x2="ci_high:Q")
+    # a fixed tick count: the theme's width-based count finds no width inside a facet
+    rule = alt.Chart().mark_rule().encode(y=y, x=alt.X("ci_low:Q", title=None,
+                                                       axis=alt.Axis(tickCount=5)),
+                                          x2="ci_high:Q")
     dot = alt.Chart().mark_point(filled=True, size=70).encode(
         y=y, x="mean:Q", color=alt.Color("condition:N", legend=None, sort=order),
         tooltip=["condition:N", alt.Tooltip("mean:Q", format=".3f"),
@@ -97,16 +104,23 @@ def trace_chart(trace_summary: pd.DataFrame, *,
                 title: str = "") -> alt.FacetChart:
     """Each metric against the training step, one line per training condition (mean over seeds)
     with its interval as a band, one panel per metric; a dashed rule marks each condition's
-    switch step. ``trace_summary``: rows ``condition, switch, step, fraction, metric, mean,
-    ci_low, ci_high`` (conditions in run order)."""
+    switch step. Bands are clipped to the metric's range (with few seeds a t interval can pass
+    it). ``trace_summary``: rows ``condition, switch, step, fraction, metric, mean, ci_low,
+    ci_high`` (conditions in run order)."""
     require_columns(trace_summary, ["condition", "switch", "step", "fraction", "metric", "mean",
                                     "ci_low", "ci_high"], what="trace_summary")
     data = trace_summary[trace_summary["metric"].isin(metrics)].copy()
     if data.empty:
         raise ValueError(f"trace_summary has no rows for metrics {metrics}")
     data["measure"] = data["metric"].map(_METRIC_TITLES).fillna(data["metric"])
+    low = data["metric"].map(lambda m: _METRIC_RANGES.get(m, (-np.inf, np.inf))[0])
+    high = data["metric"].map(lambda m: _METRIC_RANGES.get(m, (-np.inf, np.inf))[1])
+    data["ci_low"] = data["ci_low"].clip(lower=low, upper=high)
+    data["ci_high"] = data["ci_high"].clip(lower=low, upper=high)
     order = list(dict.fromkeys(data["condition"]))
-    x = alt.X("fraction:Q", title="share of training steps done", axis=alt.Axis(format="%"))
+    # a fixed tick count: the theme's width-based count finds no width inside a facet
+    axis = alt.Axis(format="%", title="share of training steps done", tickCount=5)
+    x = alt.X("fraction:Q", axis=axis, scale=alt.Scale(domain=[0, 1]))
     color = alt.Color("condition:N", title=None, sort=order)
     band = alt.Chart().mark_area(opacity=0.15).encode(
         x=x, y=alt.Y("ci_low:Q", title=None, scale=alt.Scale(zero=False)), y2="ci_high:Q",
@@ -116,7 +130,7 @@ def trace_chart(trace_summary: pd.DataFrame, *,
         tooltip=["condition:N", "step:Q", alt.Tooltip("mean:Q", format=".3f"),
                  alt.Tooltip("ci_low:Q", format=".3f"), alt.Tooltip("ci_high:Q", format=".3f")])
     rules = alt.Chart().transform_filter("datum.switch > 0").mark_rule(
-        strokeDash=[4, 3]).encode(x="switch:Q", color=color)
+        strokeDash=[4, 3]).encode(x=alt.X("switch:Q", axis=axis), color=color)
     return alt.layer(band, line, rules, data=data).properties(width="container").facet(
         row=alt.Row("measure:N", title=None, sort=[_METRIC_TITLES.get(m, m) for m in metrics],
                     header=alt.Header(labelAngle=0, labelAlign="left", labelOrient="top")),
