@@ -135,6 +135,13 @@ def test_chart_specs():
                            "zero_shot": [0.5, 0.6], "assoc_bias": [0.3, 0.0]})
     spec = charts.quality_bias_chart(models).to_dict()
     assert spec["encoding"]["y"]["field"] == "assoc_bias"
+    trace = pd.DataFrame({"condition": ["unbalanced"] * 2, "switch": [0.0] * 2, "step": [0, 10],
+                          "fraction": [0.0, 1.0], "metric": ["rep_bias", "assoc_bias"],
+                          "mean": [0.5, 0.2], "ci_low": [-2.0, -1.5], "ci_high": [3.0, 0.4]})
+    spec = charts.trace_chart(trace).to_dict()
+    values = next(iter(spec["datasets"].values()))
+    bands = {v["metric"]: (v["ci_low"], v["ci_high"]) for v in values}
+    assert bands == {"rep_bias": (0.0, 1.0), "assoc_bias": (-1.0, 0.4)}
 
 
 def test_cached_id_matches_training():
