@@ -304,10 +304,32 @@ def test_large_tables_warm_start_from_a_subsample_and_still_meet_the_constraints
 
 # --- the Newton solver's parts ---------------------------------------------------------------------
 
-def small_problem(seed: int):
+@pytest.mark.parametrize("person", [0.3, 1.0])
+def test_carrier_batches_hold_the_carriers_rows_of_the_plain_batches(person: float) -> None:
+    s, y = planted(2000, 3, seed=22, person=person, overlap=0.3)
+    z = np.random.default_rng(23).random((2000, 2)) < 0.5
+    table = make_table(s, y, proxies=z, target=[0.3, 0.7], batch_size=101)
+    gathered = 0
+    for (start, stop, d, x, w), (start2, stop2, rows, dc, xc, wc) in zip(
+            table.batches(), table.carrier_batches(), strict=True):
+        assert (start, stop) == (start2, stop2)
+        np.testing.assert_array_equal(w, wc)
+        if rows is None:
+            np.testing.assert_array_equal(dc, d)
+            np.testing.assert_array_equal(xc, x)
+            continue
+        gathered += 1
+        np.testing.assert_array_equal(rows, np.flatnonzero(s[start:stop].any(axis=1)))
+        np.testing.assert_array_equal(dc, d[rows])
+        np.testing.assert_array_equal(xc, x[rows])
+        assert not np.delete(d, rows, axis=0).any()  # the others have d_i = 0
+    assert (gathered > 0) == (person < 1.0)
+
+
+def small_problem(seed: int, person: float = 0.5):
     """A table with utilities, proxies and a non-uniform target, its problem and a dual point
     with one multiplier of each pair positive (``lam+ * lam- = 0``, as the solver keeps it)."""
-    s, y = planted(300, 3, seed=seed, overlap=0.2)
+    s, y = planted(300, 3, seed=seed, overlap=0.2, person=person)
     rng = np.random.default_rng(seed)
     z_proxy = rng.random((300, 2)) < 0.4
     u = rng.uniform(0.3, 2.0, 300)
@@ -324,8 +346,9 @@ def small_problem(seed: int):
     return table, prob, z, b, u / u.mean()
 
 
-def test_pass_matches_a_plain_loop() -> None:
-    table, prob, z, b, w = small_problem(20)
+@pytest.mark.parametrize("person", [0.5, 1.0])
+def test_pass_matches_a_plain_loop(person: float) -> None:
+    table, prob, z, b, w = small_problem(20, person)
     k = prob.tol.size
     e = prob.tol_inner.ravel()
     q = np.empty(table.n)

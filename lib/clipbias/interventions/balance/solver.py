@@ -141,10 +141,15 @@ def _pass(table: BalanceTable, z: np.ndarray, prob: _Problem,
     mu, shift = _split(z, prob)
     sums = np.zeros_like(mu)
     keep = sq = lin = 0.0
-    for start, stop, d, x, w in table.batches():
-        t = np.einsum("ik,ik->i", d, x @ mu.T) - shift
+    for start, stop, rows, d, x, w in table.carrier_batches():
+        t_carriers = np.einsum("ik,ik->i", d, x @ mu.T) - shift
+        if rows is None:
+            t = t_carriers
+        else:  # d_i = 0 for the others: t_i = -shift
+            t = np.full(stop - start, -shift)
+            t[rows] = t_carriers
         q = np.clip(prob.eta - t / w, 0.0, 1.0)
-        sums += (d * q[:, None]).T @ x
+        sums += (d * (q if rows is None else q[rows])[:, None]).T @ x
         keep += float(q.sum())
         dev = q - prob.eta
         sq += float(np.dot(w * dev, dev))
@@ -360,9 +365,9 @@ def _before(table: BalanceTable) -> tuple[MomentStatistics, np.ndarray, float]:
     sums = np.zeros((table.m, 1 + table.c + table.p))
     square = np.zeros_like(sums)
     inv_w = 0.0
-    for _, _, d, x, w in table.batches():
+    for _, _, rows, d, x, w in table.carrier_batches():
         sums += d.T @ x
-        square += (d * d / w[:, None]).T @ x
+        square += (d * d / (w if rows is None else w[rows])[:, None]).T @ x
         inv_w += float(np.sum(1.0 / w))
     n = table.n
     return statistics_from_sums(sums, float(n), table.c), square / n, inv_w / n

@@ -23,6 +23,18 @@ __all__ = ["BalanceTable", "make_table"]
 
 #: Rows per batch when ``batch_size`` is None: about 4 MB of float64 per batch and column block.
 _TARGET_BATCH_VALUES = 1 << 19
+#: :meth:`BalanceTable.carrier_batches` gathers a block's carriers when they are fewer than this
+#: share of its rows.
+_GATHER_SHARE = 0.75
+
+
+def _carries(s: np.ndarray) -> np.ndarray:
+    """``a_i``: does row ``i`` of ``s`` (rows, m) carry any attribute (column by column: faster
+    than a reduction over the short second axis)."""
+    out = s[:, 0] != 0
+    for k in range(1, s.shape[1]):
+        out |= s[:, k] != 0
+    return out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,19 +79,49 @@ class BalanceTable:
         for start in range(0, self.n, self.batch_size):
             stop = min(start + self.batch_size, self.n)
             s = self.s[start:stop]
-            rows = stop - start
-            d = s.astype(np.float64)
-            d -= s.any(axis=1)[:, None] * self.target
-            x = np.empty((rows, 1 + self.c + self.p), dtype=np.float64)
-            x[:, 0] = 1.0
-            x[:, 1:1 + self.c] = self.y[start:stop]
-            if self.proxies is not None:
-                x[:, 1 + self.c:] = self.proxies[start:stop]
-            if self.utility is None:
-                w = np.ones(rows)
-            else:
-                w = self.utility[start:stop].astype(np.float64) / self.utility_mean
-            yield start, stop, d, x, w
+            d, x = self._block(s, _carries(s), start, stop, None)
+            yield start, stop, d, x, self._weights(start, stop)
+
+    def carrier_batches(self) -> Iterator[tuple[int, int, np.ndarray | None, np.ndarray,
+                                                np.ndarray, np.ndarray]]:
+        """Like :meth:`batches`, with ``d`` and ``x`` for the examples that carry the family only.
+
+        Yields ``(start, stop, rows, d, x, w)``: ``rows`` the indices within the block of the
+        examples that carry an attribute (``d`` and ``x`` are theirs), or None when ``d`` and
+        ``x`` cover the whole block; ``w`` (stop - start,) covers the whole block. The others have
+        ``d_i = 0``: they add nothing to any moment, so passes need not convert their labels.
+        Blocks where most examples carry the family are returned whole (gathering would cost
+        more than it saves).
+        """
+        for start in range(0, self.n, self.batch_size):
+            stop = min(start + self.batch_size, self.n)
+            s = self.s[start:stop]
+            carries = _carries(s)
+            rows = None
+            if np.count_nonzero(carries) < _GATHER_SHARE * (stop - start):
+                rows = np.flatnonzero(carries)
+                s, carries = s[rows], carries[rows]
+            d, x = self._block(s, carries, start, stop, rows)
+            yield start, stop, rows, d, x, self._weights(start, stop)
+
+    def _block(self, s: np.ndarray, carries: np.ndarray, start: int, stop: int,
+               rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """``d`` (r, m) and ``x`` (r, 1 + c + p) of block ``start:stop`` (its ``rows`` only)."""
+        d = s.astype(np.float64)
+        d -= carries[:, None] * self.target
+        x = np.empty((len(d), 1 + self.c + self.p), dtype=np.float64)
+        x[:, 0] = 1.0
+        y = self.y[start:stop]
+        x[:, 1:1 + self.c] = y if rows is None else y[rows]
+        if self.proxies is not None:
+            z = self.proxies[start:stop]
+            x[:, 1 + self.c:] = z if rows is None else z[rows]
+        return d, x
+
+    def _weights(self, start: int, stop: int) -> np.ndarray:
+        if self.utility is None:
+            return np.ones(stop - start)
+        return self.utility[start:stop].astype(np.float64) / self.utility_mean
 
     def subset(self, rows: np.ndarray) -> BalanceTable:
         """The table restricted to ``rows`` (sorted indices), copied, with the same batch size.
