@@ -303,10 +303,13 @@ def _problem(tol: np.ndarray, square: np.ndarray, inv_w: float, keep_rate: float
 def _two_phase(table: BalanceTable, curvature: BalanceTable, prob: _Problem, z0: np.ndarray,
                max_iterations: int, show: bool) -> tuple[np.ndarray, int, int, str]:
     """:func:`_solve` on ``curvature`` (when it is a subsample) and then on the full table from
-    that solution; returns (point, full-table trials, subsample trials, status)."""
+    that solution (from ``z0`` when the subsample's problem was not solved); returns (point,
+    full-table trials, subsample trials, status)."""
     warm = 0
     if curvature is not table:
-        z0, warm, _ = _solve(curvature, curvature, prob, z0, max_iterations, show=False)
+        z_sub, warm, status = _solve(curvature, curvature, prob, z0, max_iterations, show=False)
+        if status == "optimal":
+            z0 = z_sub
     z, iterations, status = _solve(table, curvature, prob, z0, max_iterations, show)
     return z, iterations, warm, status
 
