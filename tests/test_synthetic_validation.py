@@ -217,6 +217,13 @@ def test_glue_values_hold_the_issue_keys(result):
     assert glued["slope_d_text_mean_ci_low"] < glued["slope_d_text_mean"] \
         < glued["slope_d_text_mean_ci_high"]
     assert glued["zoo_acc_min"] == pytest.approx(80.0)
+    concept = result.slopes[(result.slopes["metric"] == "eat_d")
+                            & (result.slopes["category"] == "Concept")
+                            & result.slopes["order"].isin(ORDERS)]
+    assert glued["orders_recovered"] == int((concept["ci_low"] > 0).sum()) == 4
+    text = concept[concept["order"] != "image-image"]
+    assert glued["text_orders_at_snr_aim"] == int((text["snr"] >= sv.SNR_AIM).sum())
+    assert glued["snr_aim"] == 2.0
 
 
 def test_chart_builders_draw_the_result(result):

@@ -63,7 +63,7 @@ from clipbias.studies._contract import StudyParams
 from clipbias.threads import one_thread
 from clipbias.zoo.synthetic.checkpoints import checkpoint_key, read_metadata
 
-__all__ = ["METRICS", "TEXT_MEAN", "Params", "Result", "glue_values", "measure_model",
+__all__ = ["METRICS", "SNR_AIM", "TEXT_MEAN", "Params", "Result", "glue_values", "measure_model",
            "measure_sweep", "null_summary", "run", "slope_interval", "slope_table"]
 
 #: Per-model metrics (name -> what it is); EAT rows carry a category and an order.
@@ -80,6 +80,9 @@ METRICS: dict[str, str] = {
 #: The order label of the per-model mean of the Concept d over the three orders with text.
 TEXT_MEAN = "text-mean"
 _TEXT_ORDERS = tuple(o for o in ORDERS if "text" in o)
+#: The SNR aimed at for the Concept test in every order with text (issue 10): the effect of
+#: planting ``s = 0.5`` at least twice the SD of d between training seeds.
+SNR_AIM = 2.0
 
 
 @dataclass(frozen=True)
@@ -412,6 +415,10 @@ def glue_values(result: Result) -> dict[str, float | int]:
     ``null_mean_recall_kl``, ``null_sd_recall_kl``, ``slope_recall_kl``, ``slope_recall_kl_ci_low``,
     ``slope_recall_kl_ci_high``, ``snr_recall_kl``;
 
+    how many of the four orders recover the planted association (slope interval above 0:
+    ``orders_recovered``) and how many of the three orders with text reach the aimed SNR
+    :data:`SNR_AIM` (``text_orders_at_snr_aim``, with ``snr_aim``);
+
     counts: ``null_seeds``, ``sweep_seeds``, ``n_levels``, ``n_models``, ``train_steps``,
     ``n_concepts``, ``synonyms``; zero-shot accuracy of the sweep models in percent
     (``zero_shot_min``, ``zero_shot_mean``) and of the zoo (``zoo_models``, ``zoo_acc_min``,
@@ -443,6 +450,11 @@ def glue_values(result: Result) -> dict[str, float | int]:
         out[f"slope_{metric}_ci_low"] = float(slopes.loc[at, "ci_low"])
         out[f"slope_{metric}_ci_high"] = float(slopes.loc[at, "ci_high"])
         out[f"snr_{metric}"] = float(slopes.loc[at, "snr"])
+    concept = [("eat_d", "Concept", order) for order in ORDERS]
+    out["orders_recovered"] = sum(float(slopes.loc[at, "ci_low"]) > 0 for at in concept)
+    out["text_orders_at_snr_aim"] = sum(float(slopes.loc[at, "snr"]) >= SNR_AIM
+                                        for at in concept if at[2] in _TEXT_ORDERS)
+    out["snr_aim"] = SNR_AIM
     acc = result.models[result.models["metric"] == "zero_shot"]["value"]
     out.update({
         "null_seeds": int(p.null_seeds), "sweep_seeds": int(p.sweep_seeds),
