@@ -121,9 +121,9 @@ class Params(StudyParams):
     recall_k: int = 5  # list length of caption-to-image recall@k (the shared default)
     source: Literal["synthetic", "real"] = "synthetic"  # real: also M4 + fine-tuning on captions
     model_id: str = "ViT-B-32/openai"  # real: the open_clip model fine-tuned
-    checkpoint: str = ""  # real: local weights file of model_id ("" = the catalog's weights)
+    checkpoint: str = ""  # real: local weights file of model_id (empty: the catalog weights)
     data_root: str = ""  # real: folder holding coco/ (empty: the default data root)
-    captions_file: str = ""  # real: a COCO-style captions JSON ("" = coco's captions_<split>.json)
+    captions_file: str = ""  # real: a COCO-style captions JSON (empty: captions_<split>.json of coco)
     coco_split: str = "val2017"  # real: the split whose captions and images are read
     holdout: float = 0.3  # real: share of images held out for the measurements
     real_keep_rate: float = 0.7  # real: M4 keep rate of the training images
