@@ -37,6 +37,7 @@ import math
 from collections.abc import Callable
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from clipbias.interventions.balance.statistics import (
     MomentStatistics,
@@ -428,18 +429,22 @@ def m4(s: object, y: object, *, target: object = None, eps_representation: float
     if table.n > _HESSIAN_ROWS:  # a uniform row subsample: the warm start and H
         rows = np.random.default_rng(seed).choice(table.n, size=_HESSIAN_ROWS, replace=False)
         curvature = table.subset(np.sort(rows))
-    z, iterations, warm_iterations, status = _two_phase(table, curvature, prob, z0,
+    # One BLAS thread: the products here are thin or small (a (B, J) block times (J, m), a
+    # 205-square eigenproblem), and on a busy 2-core machine two BLAS threads made M4 7 to 10x
+    # slower (measured). clipbias.threads.one_thread would also import torch, which M4 does not use.
+    with threadpool_limits(limits=1, user_api="blas"):
+        z, iterations, warm_iterations, status = _two_phase(table, curvature, prob, z0,
+                                                            max_iterations, progress)
+        if status == "infeasible":
+            # the smallest relaxation of the tolerances that the data allow; q ~ keep_rate fits
+            # them once tau exceeds the table's own violation (the margin is undone by the factor)
+            upper = (before.violation(eps_representation, eps_association) * 1.01
+                     + _MARGIN * float(tol.max())) / (1.0 - _MARGIN)
+            z, prob, used, used_warm = _least_violation(table, curvature, relaxed, upper, z0,
                                                         max_iterations, progress)
-    if status == "infeasible":
-        # the smallest relaxation of the tolerances that the data allow; q ~ keep_rate fits
-        # them once tau exceeds the table's own violation (the margin is undone by the factor)
-        upper = (before.violation(eps_representation, eps_association) * 1.01
-                 + _MARGIN * float(tol.max())) / (1.0 - _MARGIN)
-        z, prob, used, used_warm = _least_violation(table, curvature, relaxed, upper, z0,
-                                                    max_iterations, progress)
-        iterations, warm_iterations = iterations + used, warm_iterations + used_warm
-    q = np.empty(table.n)
-    pt = _pass(table, z, prob, out=q)
+            iterations, warm_iterations = iterations + used, warm_iterations + used_warm
+        q = np.empty(table.n)
+        pt = _pass(table, z, prob, out=q)
     if pt.keep > 0:
         after = statistics_from_sums(pt.sums, pt.keep, table.c)
     else:
