@@ -37,9 +37,6 @@ Steps (each random step has its own seed from :meth:`Params.seed_for`):
 from __future__ import annotations
 
 import json
-import multiprocessing
-import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -64,7 +61,12 @@ from clipbias.data.synthetic import (
 from clipbias.embed import cached_embed_images, cached_embed_texts
 from clipbias.interventions.balance import M4Result, m4, realised_statistics
 from clipbias.interventions.balance.sampler import draw_subset
-from clipbias.interventions.train import TrainConfig, TrainingData, train_tiny_clip
+from clipbias.interventions.train import (
+    TrainConfig,
+    TrainingData,
+    run_in_processes,
+    train_tiny_clip,
+)
 from clipbias.interventions.train.contrastive import finetune_open_clip
 from clipbias.interventions.train.loop import learning_rate, snapshot_key
 from clipbias.loaded_model import LoadedModel
@@ -302,30 +304,16 @@ def _cached_id(arch: str, world: WorldConfig, world_seed: int, weights: np.ndarr
 
 
 def _train_all(jobs: list[tuple], *, progress: bool) -> list[dict[int, str]]:
-    """``{step: model id}`` of ``jobs`` (arguments of :func:`_train_job`), in order. Cached checkpoints are
-    read; the rest train one process per core (spawned, one torch thread each; no process
-    starts when every model is cached or one core is there)."""
+    """``{step: model id}`` of ``jobs`` (arguments of :func:`_train_job`), in order. Cached
+    checkpoints are read; the rest train in :func:`clipbias.interventions.train.run_in_processes`
+    (one spawned process per core, one torch thread each; no process starts when every model is
+    cached or one core is there)."""
     ids = [_cached_id(*job) for job in jobs]
     missing = [i for i, model_id in enumerate(ids) if model_id is None]
-    workers = max(1, min(os.cpu_count() or 1, len(missing)))
-    bar = progress_bar(total=len(missing), desc="balancing models", unit="model",
-                       disable=not progress)
-    with bar:
-        if workers == 1:
-            before = torch.get_num_threads()
-            try:
-                for i in missing:
-                    ids[i] = _train_job(*jobs[i])
-                    bar.update()
-            finally:
-                torch.set_num_threads(before)
-        else:
-            context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-                futures = {pool.submit(_train_job, *jobs[i]): i for i in missing}
-                for future in as_completed(futures):
-                    ids[futures[future]] = future.result()
-                    bar.update()
+    trained = run_in_processes(_train_job, [jobs[i] for i in missing], desc="balancing models",
+                               progress=progress)
+    for i, model_ids in zip(missing, trained, strict=True):
+        ids[i] = model_ids
     return ids
 
 
