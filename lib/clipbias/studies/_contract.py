@@ -66,6 +66,7 @@ import numpy as np
 __all__ = [
     "NOTEBOOK_OF",
     "StudyParams",
+    "checkpoint_paths",
     "derive_seed",
     "notebook_of",
     "params_from",
@@ -73,6 +74,24 @@ __all__ = [
 ]
 
 P = TypeVar("P", bound="StudyParams")
+
+
+def checkpoint_paths(items: tuple[str, ...]) -> dict[str, str]:
+    """A study's ``checkpoints`` parameter, entries ``"ARCH/TAG=path"``, as ``{model id: path}``.
+
+    Raises ``ValueError`` naming the first entry that lacks the ``=``, the ``/`` of the model id
+    or the path.
+
+    >>> checkpoint_paths(("ViT-B-32/mine=/w/mine.pt",))
+    {'ViT-B-32/mine': '/w/mine.pt'}
+    """
+    out = {}
+    for item in items:
+        mid, sep, path = item.partition("=")
+        if not sep or "/" not in mid or not path:
+            raise ValueError(f"Params: checkpoints entries read 'ARCH/TAG=path', got {item!r}")
+        out[mid] = path
+    return out
 
 #: Study module -> notebook stem, for the studies whose notebook is not ``notebooks/<module>.md``.
 NOTEBOOK_OF: Mapping[str, str] = types.MappingProxyType(

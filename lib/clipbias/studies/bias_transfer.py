@@ -89,7 +89,7 @@ from clipbias.metrics.similarity import pairwise_linear_cka, pairwise_mutual_knn
 from clipbias.metrics.stats import correlation
 from clipbias.metrics.subsets import METRICS, global_bias
 from clipbias.progress import progress as progress_bar
-from clipbias.studies._contract import StudyParams
+from clipbias.studies._contract import StudyParams, checkpoint_paths
 from clipbias.studies.global_vs_local import coco_inputs
 from clipbias.studies.zoo_intrinsic_bias import _device, _embed_model, _Loader, _records
 from clipbias.threads import one_thread
@@ -169,12 +169,7 @@ class Params(StudyParams):
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"Params: device must be 'auto', 'cpu' or 'cuda', got "
                              f"{self.device!r}")
-        for item in self.checkpoints:
-            mid, sep, path = item.partition("=")
-            if not sep or "/" not in mid or not path:
-                raise ValueError(f"Params: checkpoints entries read 'ARCH/TAG=path', got {item!r}")
-        stray = [i.partition("=")[0] for i in self.checkpoints
-                 if i.partition("=")[0] not in self.models]
+        stray = [mid for mid in checkpoint_paths(self.checkpoints) if mid not in self.models]
         if stray:
             raise ValueError(f"Params: checkpoints name models that models does not list: "
                              f"{stray}; add them to models")
@@ -716,7 +711,7 @@ def _run_real(params: Params, *, progress: bool) -> Result:
     text_model = params.text_model or models[0]
     if text_model not in models:
         raise ValueError(f"Params: text_model {text_model!r} is not among the models")
-    loader = _Loader(dict(item.split("=", 1) for item in params.checkpoints))
+    loader = _Loader(checkpoint_paths(params.checkpoints))
     loader(models[0], device="cpu")  # missing weights fail here, in seconds
     data = _real_data(params)
     device = _device(params.device)

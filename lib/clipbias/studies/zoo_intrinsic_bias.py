@@ -63,7 +63,7 @@ from clipbias.metrics.regression import MixedLMFit, MixedLMFitError, fit_mixedlm
 from clipbias.metrics.regression_sim import simulate_coverage
 from clipbias.metrics.stats import correlation_table
 from clipbias.progress import progress as progress_bar
-from clipbias.studies._contract import StudyParams
+from clipbias.studies._contract import StudyParams, checkpoint_paths
 from clipbias.zoo import load, select, selection_table
 from clipbias.zoo.downstream import downstream_scores
 from clipbias.zoo.random_init import random_init_id, random_init_model
@@ -110,10 +110,7 @@ class Params(StudyParams):
         elif self.selection not in SELECTIONS and "/" not in self.selection:
             raise ValueError(f"Params: selection must be one of {sorted(SELECTIONS)} or model "
                              f"ids 'ARCH/TAG', got {self.selection!r}")
-        for item in self.checkpoints:
-            mid, sep, path = item.partition("=")
-            if not sep or "/" not in mid or not path:
-                raise ValueError(f"Params: checkpoints entries read 'ARCH/TAG=path', got {item!r}")
+        checkpoint_paths(self.checkpoints)
         if self.factors_file and not Path(self.factors_file).is_file():
             raise ValueError(f"Params: factors_file {self.factors_file!r} does not exist")
         if self.n_images < 2:
@@ -137,7 +134,7 @@ class Params(StudyParams):
 
     def checkpoint_map(self) -> dict[str, str]:
         """``checkpoints`` as ``{model id: path}``."""
-        return dict(item.split("=", 1) for item in self.checkpoints)
+        return checkpoint_paths(self.checkpoints)
 
 
 @dataclass(frozen=True)
