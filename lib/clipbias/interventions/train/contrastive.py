@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,7 +20,7 @@ import torch
 from open_clip.loss import ClipLoss
 from PIL import Image
 
-from clipbias.interventions.train.loop import _param_groups, learning_rate
+from clipbias.interventions.train.loop import _param_groups, contrastive_step, learning_rate
 from clipbias.loaded_model import LoadedModel
 from clipbias.progress import progress as progress_bar
 from clipbias.zoo.train_config import TrainConfig
@@ -89,17 +88,9 @@ def finetune_open_clip(model: LoadedModel, images: Sequence[str | Path], caption
             order, pos = rng.permutation(len(paths)), 0
         idx = order[pos:pos + batch]
         pos += batch
-        for group in opt.param_groups:
-            group["lr"] = learning_rate(step, train)
         pixels = _batch_pixels(model, [paths[i] for i in idx]).to(dev)
         tokens = model.tokenizer([texts[i] for i in idx]).to(dev)
-        image_f, text_f, scale = net(pixels, tokens)[:3]
-        loss = loss_fn(image_f, text_f, scale)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        with torch.no_grad():
-            net.logit_scale.clamp_(0, math.log(100))
+        contrastive_step(net, opt, loss_fn, pixels, tokens, learning_rate(step, train))
     net.eval()
     digest = state_digest(net)
     return LoadedModel(model=net, preprocess=model.preprocess, tokenizer=model.tokenizer,

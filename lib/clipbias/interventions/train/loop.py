@@ -205,6 +205,23 @@ def _run_id(arch: str, key: str) -> str:
     return f"{arch}/run-{key[:16]}"
 
 
+def contrastive_step(model: torch.nn.Module, opt: torch.optim.Optimizer, loss_fn: ClipLoss,
+                     pixels: torch.Tensor, tokens: torch.Tensor, lr: float) -> torch.Tensor:
+    """One CLIP training step: set the learning rate ``lr``, the contrastive loss of the batch
+    (``pixels`` (B, 3, H, W), ``tokens`` (B, L)), one optimiser step, then the logit scale
+    clamped to ``[0, log 100]`` as in CLIP. Returns the loss (before the step)."""
+    for group in opt.param_groups:
+        group["lr"] = lr
+    image_f, text_f, scale = model(pixels, tokens)[:3]
+    loss = loss_fn(image_f, text_f, scale)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    with torch.no_grad():
+        model.logit_scale.clamp_(0, math.log(100))
+    return loss
+
+
 def train_tiny_clip(arch: str, data: TrainingData, *, train: TrainConfig = ZOO_TRAIN,
                     seed: int = 0, switch_to: TrainingData | None = None,
                     switch_at: float = 0.5, init: str | None = None,
@@ -316,15 +333,8 @@ def _fit(arch: str, phases: list[tuple[TrainingData, float]], *, train: TrainCon
             snapshots[step] = _copy_state(model)
         phase = max(i for i, s in enumerate(starts) if step >= s)
         idx = samplers[phase].draw(train.batch_size)
-        for group in opt.param_groups:
-            group["lr"] = learning_rate(step, train)
-        image_f, text_f, scale = model(_pixels(worlds[phase].images[idx]), tokens[phase][idx])
-        loss = loss_fn(image_f, text_f, scale)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        with torch.no_grad():
-            model.logit_scale.clamp_(0, math.log(100))
+        loss = contrastive_step(model, opt, loss_fn, _pixels(worlds[phase].images[idx]),
+                                tokens[phase][idx], learning_rate(step, train))
         losses.append(float(loss.detach()))
     seconds = time.perf_counter() - t0
     bench = benchmark_world(phases[0][0].world, size=train.eval_size, seed=0)
