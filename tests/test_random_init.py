@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import open_clip
 import pytest
 import torch
 
@@ -36,3 +37,12 @@ def test_bad_ids():
         random_init_model("no-such-arch/random-init-s0")
     with pytest.raises(ValueError, match="non-negative"):
         random_init_id("synthetic-vit-s", seed=-1)
+
+
+def test_models_of_one_architecture_share_one_tokenizer_that_matches_open_clips():
+    a = random_init_model(random_init_id("synthetic-vit-s", seed=5))
+    b = random_init_model(random_init_id("synthetic-vit-s", seed=6))
+    assert a.tokenizer is b.tokenizer
+    fresh = open_clip.get_tokenizer("synthetic-vit-s")
+    texts = ["a photo of a chef", "a nurse at work"]
+    assert torch.equal(a.tokenizer(texts), fresh(texts))

@@ -90,8 +90,8 @@ from clipbias.metrics.stats import correlation
 from clipbias.metrics.subsets import METRICS, global_bias
 from clipbias.progress import progress as progress_bar
 from clipbias.studies._contract import StudyParams, checkpoint_paths
+from clipbias.studies._models import ModelLoader, battery_records, device_for, embed_battery
 from clipbias.studies.global_vs_local import coco_inputs
-from clipbias.studies.zoo_intrinsic_bias import _device, _embed_model, _Loader, _records
 from clipbias.threads import one_thread
 from clipbias.zoo import load, select
 
@@ -325,12 +325,12 @@ def _eat(params: Params, models: list[str], specs: list[EATSpec], loader, attrib
     """EAT effect size d of every model on ``specs`` (stimuli embedded through the store, one
     load per model), averaged over the tests of one order: rows ``model, metric (eat_<order>),
     attribute, value, planted``."""
-    device = _device(params.device)
+    device = device_for(params.device)
     rows = []
     with torch.no_grad():
         for m in progress_bar(models, desc="EAT", unit="model", disable=not progress):
-            emb = _embed_model(loader(m, device=device), specs, device)
-            for spec, rec in zip(specs, _records(m, specs, emb), strict=True):
+            emb = embed_battery(loader(m, device=device), specs, device)
+            for spec, rec in zip(specs, battery_records(m, specs, emb), strict=True):
                 rows.append({"model": m, "metric": f"eat_{spec.order}",
                              "value": effect_size(rec.x, rec.y, rec.a, rec.b)})
     table = pd.DataFrame(rows).groupby(["model", "metric"], sort=False)["value"].mean()
@@ -711,10 +711,10 @@ def _run_real(params: Params, *, progress: bool) -> Result:
     text_model = params.text_model or models[0]
     if text_model not in models:
         raise ValueError(f"Params: text_model {text_model!r} is not among the models")
-    loader = _Loader(checkpoint_paths(params.checkpoints))
+    loader = ModelLoader(checkpoint_paths(params.checkpoints))
     loader(models[0], device="cpu")  # missing weights fail here, in seconds
     data = _real_data(params)
-    device = _device(params.device)
+    device = device_for(params.device)
     run = run_zoo(models, data.inputs, loader=loader, device=device, progress=progress)
     emb: dict[str, dict[str, np.ndarray]] = {}
     for m in models:

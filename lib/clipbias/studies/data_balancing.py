@@ -78,6 +78,7 @@ from clipbias.metrics import (
 )
 from clipbias.progress import progress as progress_bar
 from clipbias.studies._contract import StudyParams
+from clipbias.studies._models import device_for
 from clipbias.zoo import load
 from clipbias.zoo.synthetic.checkpoints import checkpoint_key, read_metadata
 
@@ -743,8 +744,7 @@ def _real_statistics(res: M4Result, labels: tuple[str, ...]) -> pd.DataFrame:
 def run_real(params: Params, *, progress: bool = True) -> RealResult:
     """The real path (module docstring, step 5). The model and the caption set load first, so
     missing weights or data stop the run within seconds with the loader's error."""
-    device = params.device if params.device != "auto" else (
-        "cuda" if torch.cuda.is_available() else "cpu")
+    device = device_for(params.device)
     base = load(params.model_id, checkpoint=params.checkpoint or None, device=device)
     root = Path(params.data_root) / "coco" if params.data_root else None
     manifest = load_coco_captions(root, split=params.coco_split,

@@ -61,6 +61,7 @@ from clipbias.interventions.train import train_zoo_model
 from clipbias.metrics import able, max_skew_at_k, ndkl_at_k, recall_at_k, zero_shot_correct
 from clipbias.progress import progress as progress_bar
 from clipbias.studies._contract import StudyParams
+from clipbias.studies._models import device_for
 from clipbias.threads import one_thread
 from clipbias.zoo import load
 from clipbias.zoo.synthetic.zoos import ZooEntry
@@ -166,9 +167,7 @@ class Params(StudyParams):
 
     def resolved_device(self) -> str:
         """``device`` with ``"auto"`` resolved (``"cuda"`` when torch sees a GPU)."""
-        if self.device == "auto":
-            return "cuda" if torch.cuda.is_available() else "cpu"
-        return self.device
+        return device_for(self.device)
 
     def joint_config(self, method: str = "joint") -> JointConfig:
         """The :class:`JointConfig` of ``"joint"``, ``"joint_no_cd"`` or ``"joint_no_ba"``."""

@@ -55,7 +55,6 @@ import torch
 from clipbias.data.battery import battery as real_battery
 from clipbias.data.stimulus import EATSpec
 from clipbias.data.synthetic import PRETRAINING_DATASETS, eat_specs, planted_truth
-from clipbias.embed import cached_embed_images, cached_embed_texts
 from clipbias.interventions.train import train_synthetic_zoo
 from clipbias.metrics import EATRecord, run_eat_battery
 from clipbias.metrics.cluster_bootstrap import cluster_share
@@ -64,9 +63,10 @@ from clipbias.metrics.regression_sim import simulate_coverage
 from clipbias.metrics.stats import correlation_table
 from clipbias.progress import progress as progress_bar
 from clipbias.studies._contract import StudyParams, checkpoint_paths
-from clipbias.zoo import load, select, selection_table
+from clipbias.studies._models import ModelLoader, battery_records, device_for, embed_battery
+from clipbias.zoo import select, selection_table
 from clipbias.zoo.downstream import downstream_scores
-from clipbias.zoo.random_init import random_init_id, random_init_model
+from clipbias.zoo.random_init import random_init_id
 from clipbias.zoo.selections import SELECTIONS
 
 __all__ = ["FORMULA", "Params", "Result", "check_references", "fit_specifications", "fit_table",
@@ -277,28 +277,6 @@ def _fit_categories(params: Params, battery: pd.DataFrame) -> tuple[str, ...]:
 # --- steps 2-3: embed and run the battery -----------------------------------------------------
 
 
-class _Loader:
-    """``loader(model_id, device=..., precision=...)``: a user checkpoint where given, an
-    untrained model for random-init ids, else :func:`clipbias.zoo.load`."""
-
-    def __init__(self, checkpoints: dict[str, str]) -> None:
-        self.checkpoints = checkpoints
-
-    def __call__(self, model_id: str, *, device: str = "cpu", precision: str = "fp32"):
-        if "/random-init-s" in model_id:
-            return random_init_model(model_id, device=device, precision=precision)
-        return load(model_id, device=device, precision=precision,
-                    checkpoint=self.checkpoints.get(model_id))
-
-
-def _device(name: str) -> str:
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device='cuda' but no CUDA device is visible; use 'auto' or 'cpu'")
-    return name
-
-
 def _synthetic_battery(params: Params) -> list[EATSpec]:
     """The synthetic battery: every zoo dataset shares one assignment, so any dataset's config
     gives the same tests."""
@@ -306,30 +284,7 @@ def _synthetic_battery(params: Params) -> list[EATSpec]:
     return eat_specs(config, seed=params.seed_for("stimuli"), n_images=params.n_images)
 
 
-def _embed_model(model, specs: list[EATSpec], device: str) -> dict[tuple[str, str], np.ndarray]:
-    """Every stimulus set of ``specs`` embedded by ``model`` through the store."""
-    out: dict[tuple[str, str], np.ndarray] = {}
-    for spec in specs:
-        for s in (spec.x, spec.y, spec.a, spec.b):
-            key = (s.name, s.modality)
-            if key in out:
-                continue
-            result = (cached_embed_images(model, s.paths(), device=device, progress=False)
-                      if s.modality == "image"
-                      else cached_embed_texts(model, list(s.items), device=device,
-                                              progress=False))
-            out[key] = result.embeddings
-    return out
-
-
-def _records(model_id: str, specs: list[EATSpec], emb: dict) -> list[EATRecord]:
-    def get(s):
-        return emb[(s.name, s.modality)]
-    return [EATRecord(spec.name, model_id, get(spec.x), get(spec.y), get(spec.a), get(spec.b))
-            for spec in specs]
-
-
-def _embed_all(ids: list[str], params: Params, loader: _Loader, device: str, *,
+def _embed_all(ids: list[str], params: Params, loader: ModelLoader, device: str, *,
                progress: bool) -> tuple[list[EATSpec], list[EATRecord]]:
     """Load each model once (the first before any stimulus is read, so missing weights fail
     fast), build the battery, embed it; return the specs and the battery records."""
@@ -342,12 +297,12 @@ def _embed_all(ids: list[str], params: Params, loader: _Loader, device: str, *,
             model = loader(mid, device=device)
             if specs is None:
                 specs = real_battery(data_root=params.data_root or None)
-            records += _records(mid, specs, _embed_model(model, specs, device))
+            records += battery_records(mid, specs, embed_battery(model, specs, device))
             del model
     return specs, records
 
 
-def _embed_ray(ids: list[str], params: Params, loader: _Loader, device: str,
+def _embed_ray(ids: list[str], params: Params, loader: ModelLoader, device: str,
                specs: list[EATSpec] | None) -> tuple[list[EATSpec], list[EATRecord]]:
     """The same embeddings with one Ray task per model (:func:`clipbias.embed.run_zoo`)."""
     from clipbias.data.manifest import make_manifest
@@ -372,7 +327,7 @@ def _embed_ray(ids: list[str], params: Params, loader: _Loader, device: str,
     records = []
     for mid in ids:
         emb = {(n.split(":", 1)[1], n.split(":", 1)[0]): run[mid, n].embeddings for n in inputs}
-        records += _records(mid, specs, emb)
+        records += battery_records(mid, specs, emb)
     return specs, records
 
 
@@ -565,7 +520,7 @@ def _correlations(battery: pd.DataFrame, models: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(out, ignore_index=True) if out else pd.DataFrame()
 
 
-def _random_init(models: pd.DataFrame, specs: list[EATSpec], params: Params, loader: _Loader,
+def _random_init(models: pd.DataFrame, specs: list[EATSpec], params: Params, loader: ModelLoader,
                  device: str, *, progress: bool) -> pd.DataFrame:
     if not params.random_init:
         return pd.DataFrame()
@@ -575,7 +530,7 @@ def _random_init(models: pd.DataFrame, specs: list[EATSpec], params: Params, loa
     with torch.no_grad():
         for mid in progress_bar(ids, desc="untrained models", unit="model",
                                 disable=not progress):
-            records += _records(mid, specs, _embed_model(loader(mid, device=device), specs,
+            records += battery_records(mid, specs, embed_battery(loader(mid, device=device), specs,
                                                          device))
     table = _battery_table(specs, records, params, device, progress=progress)
     return table.assign(arch=table["model"].str.split("/").str[0])
@@ -656,8 +611,8 @@ def run(params: Params, *, progress: bool = True) -> Result:
     """Run every step (see the module docstring) and return the :class:`Result`."""
     if not isinstance(params, Params):
         raise ValueError(f"run expects zoo_intrinsic_bias.Params, got {type(params).__name__}")
-    device = _device(params.device)
-    loader = _Loader(params.checkpoint_map())
+    device = device_for(params.device)
+    loader = ModelLoader(params.checkpoint_map())
     if not params.synthetic:
         loader(_model_ids(params)[0], device="cpu")  # missing weights fail here, in seconds
     models = model_table(params, progress=progress)

@@ -14,7 +14,11 @@ import open_clip
 import torch
 
 from clipbias.loaded_model import LoadedModel
-from clipbias.zoo.synthetic.architectures import quiet_random_init, register_tiny_configs
+from clipbias.zoo.synthetic.architectures import (
+    quiet_random_init,
+    register_tiny_configs,
+    shared_tokenizer,
+)
 
 __all__ = ["RANDOM_INIT_TAG", "is_random_init", "random_init_id", "random_init_model"]
 
@@ -74,6 +78,6 @@ def random_init_model(model_id: str, *, device: str = "cpu",
     if precision != "fp32":
         model = model.to(dtype={"fp16": torch.float16, "bf16": torch.bfloat16}[precision])
     model.eval()
-    return LoadedModel(model=model, preprocess=preprocess, tokenizer=open_clip.get_tokenizer(arch),
+    return LoadedModel(model=model, preprocess=preprocess, tokenizer=shared_tokenizer(arch),
                        model_id=model_id, weights_digest=digest, precision=precision,
                        device=str(device))

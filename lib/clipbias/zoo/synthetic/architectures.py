@@ -7,6 +7,7 @@ to the cache and added with ``open_clip.add_model_config``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 from collections.abc import Iterator
@@ -80,6 +81,15 @@ def quiet_random_init() -> Iterator[None]:
         yield
     finally:
         logging.getLogger().removeFilter(flt)
+
+
+@functools.cache
+def shared_tokenizer(arch: str):
+    """``open_clip.get_tokenizer(arch)``, built once per architecture and process (building the
+    BPE tokenizer costs ~0.08 s, paid otherwise on every model load). Tokenizers are
+    deterministic functions of the text, so models of one architecture can share one."""
+    register_tiny_configs()
+    return open_clip.get_tokenizer(arch)
 
 
 def create_tiny_model(arch: str) -> torch.nn.Module:

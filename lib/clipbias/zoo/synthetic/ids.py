@@ -20,6 +20,7 @@ from clipbias.zoo.synthetic.architectures import (
     TINY_CONFIGS,
     quiet_random_init,
     register_tiny_configs,
+    shared_tokenizer,
 )
 from clipbias.zoo.synthetic.checkpoints import checkpoints_root
 from clipbias.zoo.synthetic.zoos import ZooEntry
@@ -86,7 +87,7 @@ def load_synthetic(model_id: str, *, device: str = "cpu", precision: str = "fp32
             meta["arch"], precision=precision, device=device)
     model.load_state_dict(load_file(folder / "model.safetensors", device=str(device)))
     model.eval()
-    tokenizer = open_clip.get_tokenizer(meta["arch"])
+    tokenizer = shared_tokenizer(meta["arch"])
     return LoadedModel(model=model, preprocess=preprocess, tokenizer=tokenizer, model_id=model_id,
                        weights_digest=meta["weights_sha256"], precision=precision,
                        device=str(device))
