@@ -303,3 +303,16 @@ def test_params_from_picks_the_fields_out_of_a_namespace() -> None:
     assert params_from(_Example, {}) == _Example()
     with pytest.raises(ValueError, match="steps must be >= 1"):
         params_from(_Example, {"steps": 0})
+
+
+@pytest.mark.parametrize("study", STUDIES)
+def test_a_study_imports_no_private_name_of_another_study(study: str) -> None:
+    """Shared pieces live in ``studies._contract``, ``studies._models`` or a lower layer."""
+    tree = ast.parse(Path(importlib.import_module(f"clipbias.studies.{study}").__file__)
+                     .read_text())
+    private = [f"{node.module}.{alias.name}" for node in ast.walk(tree)
+               if isinstance(node, ast.ImportFrom) and node.module
+               and node.module.startswith("clipbias.studies.")
+               and not node.module.split(".")[-1].startswith("_")
+               for alias in node.names if alias.name.startswith("_")]
+    assert not private, f"{study} imports private names of another study: {private}"
