@@ -534,6 +534,25 @@ def test_theme_keeps_tick_labels_apart_and_legends_below() -> None:
     assert config["legend"]["orient"] == "bottom"
 
 
+@pytest.mark.parametrize("facet", [False, True])
+def test_theme_gives_the_x_axis_ticks_in_plain_and_faceted_charts(facet: bool) -> None:
+    """Rendered to SVG, the x axis of a 400 px wide chart carries several ticks, also when the
+    chart is faceted (a theme tick count over the top-level ``width`` signal gave none there)."""
+    import re
+
+    import vl_convert
+
+    data = pd.DataFrame({"x": np.linspace(0, 1, 10), "y": np.arange(10.0), "f": ["a", "b"] * 5})
+    chart = alt.Chart(data).mark_line().encode(x="x:Q", y="y:Q").properties(width=400)
+    if facet:
+        chart = chart.facet(row="f:N")
+    svg = vl_convert.vegalite_to_svg(chart.to_dict())
+    axes = re.findall(r'aria-label="X-axis.*?role-axis-label', svg, re.S)
+    assert axes, "no x axis in the SVG"
+    for axis in axes:
+        assert axis.count("<line") >= 4, axis[:300]
+
+
 
 # --- the generated chapter table (landing and teaching pages) ----------------------------------
 

@@ -69,10 +69,7 @@ def switch_chart(summary: pd.DataFrame, *, metrics: tuple[str, ...] = ("rep_bias
     data["measure"] = data["metric"].map(_METRIC_TITLES).fillna(data["metric"])
     order = list(dict.fromkeys(data["condition"]))
     y = alt.Y("condition:N", title=None, sort=order)
-    # a fixed tick count: the theme's width-based count finds no width inside a facet
-    rule = alt.Chart().mark_rule().encode(y=y, x=alt.X("ci_low:Q", title=None,
-                                                       axis=alt.Axis(tickCount=5)),
-                                          x2="ci_high:Q")
+    rule = alt.Chart().mark_rule().encode(y=y, x=alt.X("ci_low:Q", title=None), x2="ci_high:Q")
     dot = alt.Chart().mark_point(filled=True, size=70).encode(
         y=y, x="mean:Q", color=alt.Color("condition:N", legend=None, sort=order),
         tooltip=["condition:N", alt.Tooltip("mean:Q", format=".3f"),
@@ -118,8 +115,7 @@ def trace_chart(trace_summary: pd.DataFrame, *,
     data["ci_low"] = data["ci_low"].clip(lower=low, upper=high)
     data["ci_high"] = data["ci_high"].clip(lower=low, upper=high)
     order = list(dict.fromkeys(data["condition"]))
-    # a fixed tick count: the theme's width-based count finds no width inside a facet
-    axis = alt.Axis(format="%", title="share of training steps done", tickCount=5)
+    axis = alt.Axis(format="%", title="share of training steps done")
     x = alt.X("fraction:Q", axis=axis, scale=alt.Scale(domain=[0, 1]))
     color = alt.Color("condition:N", title=None, sort=order)
     band = alt.Chart().mark_area(opacity=0.15).encode(

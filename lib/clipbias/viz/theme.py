@@ -46,7 +46,6 @@ def theme_config() -> alt.theme.ThemeConfig:
                 "labelSeparation": 6,
                 "labelLimit": 200,
             },
-            "axisX": {"tickCount": {"expr": "ceil(width / 60)"}},
             # below the plot: a legend at the right takes width a phone does not have
             "legend": {"labelFontSize": 12, "titleFontSize": 13, "titleFontWeight": "normal",
                        "orient": "bottom", "columns": 3, "labelLimit": 180},
