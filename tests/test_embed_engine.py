@@ -9,7 +9,7 @@ from PIL import Image
 
 from clipbias.embed import embed_images, embed_texts
 from clipbias.embed.batching import AdaptiveBatcher, auto_batch_size, is_out_of_memory
-from clipbias.embed.engine import iter_image_embeddings
+from clipbias.embed.engine import TINY_INPUT_SIDE, default_workers, iter_image_embeddings
 from clipbias.embed.inputs import image_source
 from test_embed_fixtures import CountingCLIP, corrupt, image_manifest, tiny_loader, write_images
 
@@ -172,3 +172,14 @@ def test_auto_batch_size_rules():
     assert auto_batch_size("text", cuda, n_items=10) == 10
     with pytest.raises(ValueError, match="kind"):
         auto_batch_size("audio", cpu)
+
+
+def test_default_workers_decode_tiny_inputs_in_process_on_a_cpu(monkeypatch):
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert default_workers(cpu, 10, 64, image_side=224) == 0  # one batch
+    assert default_workers(cpu, 1000, 64, image_side=224) == 4
+    assert default_workers(cpu, 1000, 64) == 4  # side unknown: as a large model
+    assert default_workers(cpu, 1000, 64, image_side=TINY_INPUT_SIDE) == 0
+    assert default_workers(cpu, 1000, 64, image_side=32) == 0
+    assert default_workers(cuda, 1000, 64, image_side=32) == 7

@@ -157,12 +157,25 @@ def _image_side(model: LoadedModel) -> int | None:
     return int(size) if size else None
 
 
-def _default_workers(device: torch.device, n_items: int, batch_size: int) -> int:
+#: On a CPU, models whose input side is at most this many pixels (the synthetic zoo's tiny CLIPs,
+#: 32 px) decode in the main process: their forward costs well under a millisecond per image, so
+#: a worker's start-up and the hand-over of batches cost more than decoding in place
+#: (benchmarks/tiny_embed_bench.py: about twice as fast in process, benchmarks/RESULTS.md).
+TINY_INPUT_SIDE = 64
+
+
+def default_workers(device: torch.device, n_items: int, batch_size: int,
+                    image_side: int | None = None) -> int:
+    """Decoding worker processes :func:`embed_images` starts when ``num_workers`` is None: none
+    for a single batch or, on a CPU, for models with inputs of at most :data:`TINY_INPUT_SIDE`
+    pixels; on CUDA one per spare core (up to 12); on a CPU otherwise half the cores (1 to 4)."""
     cpus = os.cpu_count() or 1
     if n_items <= batch_size:
         return 0  # one batch: starting workers costs more than it saves
     if device.type == "cuda":  # decoding is the bottleneck: one worker per spare core, up to 12
         return max(1, min(12, cpus - 1))
+    if image_side is not None and image_side <= TINY_INPUT_SIDE:
+        return 0
     # on a CPU too: decoding in the main process would leave the forward's threads spinning idle
     return max(1, min(4, cpus // 2))
 
@@ -199,7 +212,8 @@ def iter_image_embeddings(model: LoadedModel, source: ImageSource, positions: np
         net.to(memory_format=torch.channels_last)
     size = batch_size or auto_batch_size("image", dev, image_side=_image_side(model),
                                          n_items=len(positions))
-    workers = _default_workers(dev, len(positions), size) if num_workers is None else num_workers
+    workers = (default_workers(dev, len(positions), size, _image_side(model)) if num_workers is None
+               else num_workers)
     loader = torch.utils.data.DataLoader(
         ImageDataset(source.items, positions, model.preprocess), batch_size=size, shuffle=False,
         num_workers=workers, collate_fn=collate_images, pin_memory=dev.type == "cuda",
@@ -326,7 +340,7 @@ def embed_images(model: LoadedModel, images: Sequence[str | Path | Image.Image] 
         images: n paths, n PIL images, or a manifest with an ``image_path`` column.
         batch_size: rows per forward; default chosen per device (halved on out-of-memory).
         device: where to run; default ``model.device`` (the network is moved there).
-        num_workers: decoding processes; default by device and core count.
+        num_workers: decoding processes; default :func:`default_workers` (device, cores, size).
         compile: wrap the image encoder in ``torch.compile``.
         progress: show a progress bar (items per second).
 
